@@ -1,0 +1,103 @@
+/**
+ * Reads the service's settings from environment variables.
+ *
+ * @module
+ */
+
+import { isLogLevel, type LogLevel } from "../ops/log.ts";
+
+/** Settings that come from the environment. */
+export interface EnvConfig {
+  /** Interface to bind. @default "127.0.0.1" */
+  host: string;
+  /** TCP port; 0 picks a free one. @default 8080 */
+  port: number;
+  /** Prefix for every route, without a trailing slash, e.g. `/user/alice/proxy/8080`. @default "" */
+  basePath: string;
+  /** Minimum log level. @default "info" */
+  logLevel: LogLevel;
+  /** Whether the embedded demo table streams from start-up. @default true */
+  demo: boolean;
+}
+
+/** Thrown for a bad setting; the message names the variable. */
+export class ConfigError extends Error {
+  /** @param field The variable or config field at fault. @param detail What is wrong with it. */
+  constructor(readonly field: string, detail: string) {
+    super(`${field}: ${detail}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** The variables this module reads, for permission lists and docs. */
+export const ENV_VARS = ["HOST", "PORT", "BASE_PATH", "LOG_LEVEL", "DEMO"] as const;
+
+/**
+ * Parses environment variables into an {@linkcode EnvConfig}.
+ *
+ * @param env Variable lookup, e.g. `(k) => Deno.env.get(k)`.
+ * @throws {ConfigError} naming the first bad variable.
+ */
+export function readEnvConfig(env: (name: string) => string | undefined): EnvConfig {
+  return {
+    host: parseHost(env("HOST")),
+    port: parsePort(env("PORT")),
+    basePath: normalizeBasePath(env("BASE_PATH") ?? ""),
+    logLevel: parseLogLevel(env("LOG_LEVEL")),
+    demo: parseBool("DEMO", env("DEMO"), true),
+  };
+}
+
+function parseHost(raw: string | undefined): string {
+  if (raw === undefined || raw === "") return "127.0.0.1";
+  if (/[\s/]/.test(raw)) throw new ConfigError("HOST", `not a host name or address: ${raw}`);
+  return raw;
+}
+
+function parsePort(raw: string | undefined): number {
+  if (raw === undefined || raw === "") return 8080;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65535) {
+    throw new ConfigError("PORT", `expected an integer from 0 to 65535, got ${raw}`);
+  }
+  return port;
+}
+
+function parseLogLevel(raw: string | undefined): LogLevel {
+  if (raw === undefined || raw === "") return "info";
+  const level = raw.toLowerCase();
+  if (!isLogLevel(level)) {
+    throw new ConfigError("LOG_LEVEL", `expected debug, info, warn or error, got ${raw}`);
+  }
+  return level;
+}
+
+/**
+ * Parses a boolean variable: 1/true/yes/on or 0/false/no/off.
+ *
+ * @param name Variable name, for the error message.
+ * @param raw The raw value, if set.
+ * @param fallback Value when unset or empty.
+ */
+export function parseBool(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === "") return fallback;
+  const v = raw.toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  throw new ConfigError(name, `expected 1/0, true/false, yes/no or on/off, got ${raw}`);
+}
+
+/**
+ * Normalizes a base path to `""` or `/segment[/segment...]` with no trailing slash.
+ *
+ * @throws {ConfigError} for characters that cannot appear in a path prefix.
+ */
+export function normalizeBasePath(raw: string): string {
+  const trimmed = raw.trim().replace(/\/+$/, "");
+  if (trimmed === "") return "";
+  const path = trimmed.startsWith("/") ? trimmed : `/${trimmed}`;
+  if (!/^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/.test(path) || /\/\.\.?(\/|$)/.test(path)) {
+    throw new ConfigError("BASE_PATH", `not a URL path prefix: ${raw}`);
+  }
+  return path;
+}

@@ -1,0 +1,178 @@
+/**
+ * The engine host: owns the service's `PerspectiveServer`, an in-process
+ * client for the service's own calls, and the protocol sessions. It alone
+ * calls the engine.
+ *
+ * @module
+ */
+
+import {
+  type Client,
+  make_client,
+  PerspectiveServer,
+  type Schema,
+  type Table,
+} from "./perspective.ts";
+import { EngineSession, installSafeClientMap, type SendFn } from "./session.ts";
+import { type Logger, silentLogger } from "../ops/log.ts";
+
+/** What the API reports about a hosted table. */
+export interface TableInfo {
+  /** Table name. */
+  name: string;
+  /** Row count. */
+  size: number;
+  /** Column name to type. */
+  schema: Schema;
+  /** Index column, or null for an append-only table. */
+  index: string | null;
+  /** Row limit, or null when unbounded. */
+  limit: number | null;
+}
+
+/** How to create a table. */
+export interface TableOptions {
+  /** Column to upsert on. */
+  index?: string;
+  /** Maximum rows kept; older rows roll over. */
+  limit?: number;
+}
+
+/** Options for {@linkcode EngineHost.create}. */
+export interface EngineHostOptions {
+  /** Logger for engine-level events. @default silentLogger */
+  log?: Logger;
+}
+
+/** Owns the engine and everything that talks to it. */
+export class EngineHost {
+  /** The engine server; only this module and sessions touch it. */
+  readonly server: PerspectiveServer;
+  /** In-process client used for the service's own table calls. */
+  readonly client: Client;
+  readonly #local: EngineSession;
+  readonly #sessions = new Set<EngineSession>();
+  readonly #tables = new Map<string, Table>();
+  readonly #log: Logger;
+
+  private constructor(log: Logger) {
+    this.#log = log;
+    this.server = new PerspectiveServer();
+    installSafeClientMap(this.server);
+    // The session and the client each need the other; the session only
+    // calls back after the client has sent a request, so it exists by then.
+    this.#local = new EngineSession(
+      this.server,
+      (bytes) => void this.client.handle_response(bytes),
+      log,
+    );
+    this.client = make_client((req: Uint8Array) => this.#local.handle(req));
+  }
+
+  /** Creates a host with a fresh engine server. */
+  static create(options: EngineHostOptions = {}): Promise<EngineHost> {
+    return Promise.resolve(new EngineHost(options.log ?? silentLogger));
+  }
+
+  /**
+   * Opens a protocol session for a remote client.
+   *
+   * @param send Receives a private copy of each outbound message; must not throw.
+   */
+  openSession(send: SendFn): EngineSession {
+    const session: EngineSession = new EngineSession(
+      this.server,
+      send,
+      this.#log,
+      () => this.#sessions.delete(session),
+    );
+    this.#sessions.add(session);
+    return session;
+  }
+
+  /** Number of open remote sessions. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Entries in the engine's client map, the local session included. */
+  get clientMapSize(): number {
+    return this.server.clients.size;
+  }
+
+  /** Names of all hosted tables, in the engine's order. */
+  async tableNames(): Promise<string[]> {
+    return (await this.client.get_hosted_table_names()) as string[];
+  }
+
+  /** A handle to a hosted table, or undefined when there is none by that name. */
+  async table(name: string): Promise<Table | undefined> {
+    const cached = this.#tables.get(name);
+    if (cached) return cached;
+    const names = await this.tableNames();
+    if (!names.includes(name)) return undefined;
+    const table = await this.client.open_table(name);
+    this.#tables.set(name, table);
+    void table.on_delete(() => this.#tables.delete(name));
+    return table;
+  }
+
+  /** Describes one table, or undefined when it does not exist. */
+  async tableInfo(name: string): Promise<TableInfo | undefined> {
+    const table = await this.table(name);
+    if (!table) return undefined;
+    try {
+      const [size, schema, index, limit] = await Promise.all([
+        table.size(),
+        table.schema(),
+        table.get_index(),
+        table.get_limit(),
+      ]);
+      return { name, size, schema, index: index ?? null, limit: limit ?? null };
+    } catch {
+      // Dropped between the lookup and the query.
+      this.#tables.delete(name);
+      return undefined;
+    }
+  }
+
+  /** Describes every hosted table. */
+  async listTables(): Promise<TableInfo[]> {
+    const infos = await Promise.all((await this.tableNames()).map((n) => this.tableInfo(n)));
+    return infos.filter((i): i is TableInfo => i !== undefined);
+  }
+
+  /**
+   * Creates a table from a schema or initial data.
+   *
+   * @param name Table name; must not exist yet.
+   * @param init A schema, or rows/columns/Arrow/CSV data accepted by the engine.
+   */
+  async createTable(
+    name: string,
+    init: Schema | Parameters<Client["table"]>[0],
+    options: TableOptions = {},
+  ): Promise<Table> {
+    const table = await this.client.table(init as Parameters<Client["table"]>[0], {
+      name,
+      ...options,
+    });
+    this.#tables.set(name, table);
+    void table.on_delete(() => this.#tables.delete(name));
+    return table;
+  }
+
+  /** Deletes a table; its views are closed by the engine. Returns false if absent. */
+  async dropTable(name: string): Promise<boolean> {
+    const table = await this.table(name);
+    if (!table) return false;
+    this.#tables.delete(name);
+    await table.delete({ lazy: true });
+    return true;
+  }
+
+  /** Closes every remote session. */
+  closeSessions(): void {
+    for (const s of [...this.#sessions]) s.close();
+  }
+}

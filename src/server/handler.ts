@@ -1,0 +1,99 @@
+/**
+ * The service's HTTP handler, separate from `Deno.serve` so tests can call it
+ * without a socket.
+ *
+ * @module
+ */
+
+import type { EngineHost } from "../engine/host.ts";
+import { type Logger, silentLogger } from "../ops/log.ts";
+import { errorResponse, HttpError } from "./http_error.ts";
+import { type Route, Router } from "./router.ts";
+import { pageRoutes } from "./pages.ts";
+import { CompressionCache } from "./compress.ts";
+import { type AssetRoots, findAssets } from "./assets.ts";
+import { STATIC_DIR } from "./paths.ts";
+import { upgradeSession, type WebSocketOptions } from "./websocket.ts";
+import { tableReadRoutes } from "./tables_read.ts";
+
+/** Everything the handler needs, passed in so tests can build their own. */
+export interface HandlerDeps {
+  /** The engine host. */
+  host: EngineHost;
+  /** Route prefix, `""` or `/a/b` without a trailing slash. @default "" */
+  basePath?: string;
+  /** Logger. @default silentLogger */
+  log?: Logger;
+  /** The service's static directory. @default the project's `static/` */
+  staticDir?: string;
+  /** Viewer package assets. @default found in the project's node_modules */
+  assets?: AssetRoots;
+  /** WebSocket session settings. */
+  websocket?: WebSocketOptions;
+  /** Extra routes, tried before the built-in ones. */
+  routes?: Route[];
+}
+
+/** A request handler in `Deno.serve` form. */
+export type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
+
+/** Builds the service's request handler. */
+export function createHandler(deps: HandlerDeps): Handler {
+  const basePath = deps.basePath ?? "";
+  const log = deps.log ?? silentLogger;
+  const router = new Router([
+    ...(deps.routes ?? []),
+    {
+      methods: ["GET"],
+      path: "/websocket",
+      handle: (req) => upgradeSession(req, deps.host, log, deps.websocket),
+    },
+    {
+      methods: ["GET"],
+      path: "/healthz",
+      handle: () => Response.json({ status: "ok" }),
+    },
+    ...tableReadRoutes(deps.host),
+    ...pageRoutes({
+      staticDir: deps.staticDir ?? STATIC_DIR,
+      assets: deps.assets ?? findAssets(),
+      compression: new CompressionCache(),
+    }),
+  ]);
+
+  return async (req, info) => {
+    const url = new URL(req.url);
+    try {
+      const path = stripBase(url.pathname, basePath);
+      if (path === "") {
+        // The pages use relative URLs, which need the base path's trailing slash.
+        return new Response(null, {
+          status: 308,
+          headers: { location: `${basePath}/${url.search}` },
+        });
+      }
+      const hit = router.match(req.method, path);
+      if (!hit) throw new HttpError(404, `no route for ${path}`);
+      const remote = info?.remoteAddr as Deno.NetAddr | undefined;
+      return await hit.route.handle(req, {
+        params: hit.params,
+        url,
+        path,
+        remoteAddr: remote?.hostname,
+      });
+    } catch (err) {
+      if (!(err instanceof HttpError)) {
+        log.error("request failed", { path: url.pathname, error: err });
+      }
+      return errorResponse(err);
+    }
+  };
+}
+
+/** The path below the base path; throws 404 for paths outside it. */
+function stripBase(pathname: string, basePath: string): string {
+  if (basePath === "") return pathname;
+  if (pathname === basePath) return "";
+  if (pathname.startsWith(basePath + "/")) return pathname.slice(basePath.length);
+  throw new HttpError(404, "outside the service's base path");
+}

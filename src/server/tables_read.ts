@@ -1,0 +1,30 @@
+/**
+ * Read-only table routes: `GET /api/tables` and `GET /api/tables/{table}`.
+ *
+ * @module
+ */
+
+import type { EngineHost } from "../engine/host.ts";
+import { HttpError } from "./http_error.ts";
+import type { Route } from "./router.ts";
+
+/** Routes that describe hosted tables. */
+export function tableReadRoutes(host: EngineHost): Route[] {
+  return [
+    {
+      methods: ["GET"],
+      path: "/api/tables",
+      handle: async () =>
+        Response.json(await host.listTables(), { headers: { "cache-control": "no-store" } }),
+    },
+    {
+      methods: ["GET"],
+      path: "/api/tables/:table",
+      handle: async (_req, ctx) => {
+        const info = await host.tableInfo(ctx.params.table);
+        if (!info) throw new HttpError(404, `no table named ${JSON.stringify(ctx.params.table)}`);
+        return Response.json(info, { headers: { "cache-control": "no-store" } });
+      },
+    },
+  ];
+}

@@ -1,0 +1,68 @@
+// The viewer page: connects to the service, opens one table, and keeps the
+// viewer's layout in the URL fragment so a link reproduces the view.
+import perspective from "perspective";
+import "perspective-viewer";
+import "perspective-viewer-datagrid";
+import "perspective-viewer-d3fc";
+
+const viewer = document.querySelector("perspective-viewer");
+const status = document.getElementById("status");
+const modeSelect = document.getElementById("mode");
+const params = new URLSearchParams(location.search);
+const tableName = decodeURIComponent(location.pathname.split("/").pop());
+const mode = params.get("mode") === "replicated" ? "replicated" : "server";
+
+document.title = `${tableName} · Perspective`;
+document.getElementById("title").textContent = tableName;
+modeSelect.value = mode;
+modeSelect.addEventListener("change", () => {
+  const next = new URL(location.href);
+  next.searchParams.set("mode", modeSelect.value);
+  location.assign(next);
+});
+
+/** The WebSocket URL, derived from where this script was served, so it works under any base path. */
+function websocketUrl() {
+  const url = new URL("../websocket", import.meta.url);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.href;
+}
+
+function savedLayout() {
+  if (location.hash.length <= 1) return null;
+  try {
+    return JSON.parse(decodeURIComponent(location.hash.slice(1)));
+  } catch {
+    return null;
+  }
+}
+
+async function openTable() {
+  const client = await perspective.websocket(websocketUrl());
+  const remote = await client.open_table(tableName);
+  if (mode === "server") return remote;
+  // Replicated: a local engine in a worker mirrors the server's table.
+  const worker = await perspective.worker();
+  const index = await remote.get_index();
+  return worker.table(await remote.view(), index ? { index } : {});
+}
+
+async function main() {
+  status.textContent = "connecting…";
+  const table = await openTable();
+  await viewer.load(table);
+  const layout = savedLayout();
+  if (layout) await viewer.restore(layout);
+  viewer.addEventListener("perspective-config-update", async () => {
+    const config = await viewer.save();
+    history.replaceState(null, "", `#${encodeURIComponent(JSON.stringify(config))}`);
+  });
+  status.textContent = mode === "replicated" ? "replicated" : "live";
+  document.body.dataset.ready = "true";
+}
+
+main().catch((err) => {
+  status.textContent = `error: ${err.message ?? err}`;
+  status.classList.add("error");
+  document.body.dataset.ready = "error";
+});
