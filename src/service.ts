@@ -29,12 +29,14 @@ export interface ServiceOptions extends Partial<EnvConfig> {
   log?: Logger;
   /** Extra handler settings. */
   handler?: Partial<HandlerDeps>;
+  /** Maximum engine polls, so notifications per viewer, a second. @default 20 */
+  maxUpdateRate?: number;
 }
 
 /** Starts the service and resolves once it listens. */
 export async function startService(options: ServiceOptions = {}): Promise<Service> {
   const log = options.log ?? createLogger(options.logLevel ?? "info");
-  const host = await EngineHost.create({ log });
+  const host = await EngineHost.create({ log, maxUpdateRate: options.maxUpdateRate });
   const stop = new AbortController();
   if (options.demo ?? true) await startDemo(host, { signal: stop.signal });
   const basePath = options.basePath ?? "";
@@ -53,7 +55,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     url: `http://${hostPart}:${addr.port}${basePath}/`,
     async close() {
       stop.abort();
-      host.closeSessions();
+      host.close();
       await server.finished;
     },
   };

@@ -15,6 +15,7 @@ import {
 } from "./perspective.ts";
 import { EngineSession, installSafeClientMap, type SendFn } from "./session.ts";
 import { type Logger, silentLogger } from "../ops/log.ts";
+import { Conflator } from "./conflate.ts";
 
 /** What the API reports about a hosted table. */
 export interface TableInfo {
@@ -42,6 +43,8 @@ export interface TableOptions {
 export interface EngineHostOptions {
   /** Logger for engine-level events. @default silentLogger */
   log?: Logger;
+  /** Maximum engine polls, so notifications per viewer, a second. @default 20 */
+  maxUpdateRate?: number;
 }
 
 /** Owns the engine and everything that talks to it. */
@@ -50,14 +53,20 @@ export class EngineHost {
   readonly server: PerspectiveServer;
   /** In-process client used for the service's own table calls. */
   readonly client: Client;
+  /** Polls the engine on a schedule; see `conflate.ts`. */
+  readonly conflator: Conflator;
   readonly #local: EngineSession;
   readonly #sessions = new Set<EngineSession>();
   readonly #tables = new Map<string, Table>();
   readonly #log: Logger;
 
-  private constructor(log: Logger) {
+  private constructor(log: Logger, maxUpdateRate?: number) {
     this.#log = log;
-    this.server = new PerspectiveServer();
+    this.conflator = new Conflator(() => this.server.poll(), {
+      maxUpdateRate,
+      onError: (error) => log.warn("engine poll failed", { error }),
+    });
+    this.server = new PerspectiveServer({ on_poll_request: () => this.conflator.request() });
     installSafeClientMap(this.server);
     // The session and the client each need the other; the session only
     // calls back after the client has sent a request, so it exists by then.
@@ -71,7 +80,16 @@ export class EngineHost {
 
   /** Creates a host with a fresh engine server. */
   static create(options: EngineHostOptions = {}): Promise<EngineHost> {
-    return Promise.resolve(new EngineHost(options.log ?? silentLogger));
+    return Promise.resolve(new EngineHost(options.log ?? silentLogger, options.maxUpdateRate));
+  }
+
+  /**
+   * Resolves once every update sent before the call is applied and its
+   * notifications are out. Updates are applied by the next scheduled poll,
+   * so read-after-write callers (an ingest acknowledgement) await this.
+   */
+  flush(): Promise<void> {
+    return this.conflator.flush();
   }
 
   /**
@@ -121,6 +139,8 @@ export class EngineHost {
   async tableInfo(name: string): Promise<TableInfo | undefined> {
     const table = await this.table(name);
     if (!table) return undefined;
+    // Reads after writes: the size must include updates already acknowledged.
+    await this.flush();
     try {
       const [size, schema, index, limit] = await Promise.all([
         table.size(),
@@ -159,6 +179,8 @@ export class EngineHost {
     });
     this.#tables.set(name, table);
     void table.on_delete(() => this.#tables.delete(name));
+    // Initial data is applied by the next poll; callers expect it in place.
+    await this.flush();
     return table;
   }
 
@@ -174,5 +196,11 @@ export class EngineHost {
   /** Closes every remote session. */
   closeSessions(): void {
     for (const s of [...this.#sessions]) s.close();
+  }
+
+  /** Closes every session and stops polling the engine. */
+  close(): void {
+    this.closeSessions();
+    this.conflator.close();
   }
 }

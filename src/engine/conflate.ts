@@ -1,0 +1,154 @@
+/**
+ * Conflation: the engine is polled on a schedule instead of after every
+ * request, so a burst of batches between two polls is processed together and
+ * costs each viewer one notification, not one per batch.
+ *
+ * The engine calls {@linkcode Conflator.request} (its `on_poll_request` hook)
+ * after every request. The first request after a quiet spell polls on the
+ * next macrotask, so a lone update is not delayed; requests arriving while a
+ * poll is due or running wait for the next slot, at most `maxUpdateRate`
+ * polls a second. A poll never overlaps another, so a slow poll stretches
+ * the interval: under load the engine conflates more instead of queueing.
+ *
+ * @module
+ */
+
+/** Runs after each poll, before the next one can start. */
+export type AfterPoll = () => Promise<void> | void;
+
+/** Options for {@linkcode Conflator}. */
+export interface ConflatorOptions {
+  /** Maximum engine polls (so notifications per viewer) a second. @default 20 */
+  maxUpdateRate?: number;
+  /** Receives a poll's failure; the schedule carries on. @default ignore */
+  onError?: (err: unknown) => void;
+}
+
+/** Default for {@linkcode ConflatorOptions.maxUpdateRate}. */
+export const DEFAULT_MAX_UPDATE_RATE = 20;
+
+/** Schedules engine polls at a bounded rate. */
+export class Conflator {
+  readonly #poll: () => Promise<void>;
+  readonly #intervalMs: number;
+  readonly #onError: (err: unknown) => void;
+  readonly #afterPoll = new Set<AfterPoll>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #running = false;
+  #again = false;
+  #closed = false;
+  #lastStart = -Infinity;
+  #waiters: (() => void)[] = [];
+  #polls = 0;
+  #requests = 0;
+  #lastPollMs = 0;
+
+  /**
+   * @param poll Processes the engine's pending updates and sends notifications.
+   */
+  constructor(poll: () => Promise<void>, options: ConflatorOptions = {}) {
+    const rate = options.maxUpdateRate ?? DEFAULT_MAX_UPDATE_RATE;
+    if (!(rate > 0)) throw new RangeError(`maxUpdateRate must be positive, got ${rate}`);
+    this.#poll = poll;
+    this.#intervalMs = 1000 / rate;
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  /** The shortest time between two poll starts, in ms. */
+  get intervalMs(): number {
+    return this.#intervalMs;
+  }
+
+  /** Polls run so far. */
+  get polls(): number {
+    return this.#polls;
+  }
+
+  /** Poll requests received so far; `requests / polls` is the conflation factor. */
+  get requests(): number {
+    return this.#requests;
+  }
+
+  /** Duration of the last poll and its after-poll work, in ms. */
+  get lastPollMs(): number {
+    return this.#lastPollMs;
+  }
+
+  /**
+   * The engine's `on_poll_request` hook: asks for a poll soon. Resolves at
+   * once, so the request that triggered it is not held up by the poll.
+   */
+  request(): Promise<void> {
+    this.#requests++;
+    this.#schedule();
+    return Promise.resolve();
+  }
+
+  /**
+   * Resolves after a poll that started after this call has finished, so every
+   * update sent before the call is applied and its notifications are out.
+   */
+  flush(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
+    this.#schedule();
+    return done;
+  }
+
+  /**
+   * Registers work that runs after each poll, before the next one starts, so
+   * it sees the engine exactly as that poll left it.
+   *
+   * @returns A function that unregisters it.
+   */
+  afterPoll(fn: AfterPoll): () => void {
+    this.#afterPoll.add(fn);
+    return () => this.#afterPoll.delete(fn);
+  }
+
+  /** Stops polling and releases pending {@linkcode Conflator.flush} callers. */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    if (this.#timer !== undefined) return;
+    const delay = Math.max(0, this.#lastStart + this.#intervalMs - performance.now());
+    this.#timer = setTimeout(() => void this.#run(), delay);
+  }
+
+  async #run(): Promise<void> {
+    this.#timer = undefined;
+    if (this.#closed) return;
+    this.#running = true;
+    this.#again = false;
+    this.#lastStart = performance.now();
+    const waiters = this.#waiters.splice(0);
+    try {
+      await this.#poll();
+      for (const fn of [...this.#afterPoll]) {
+        try {
+          await fn();
+        } catch (err) {
+          this.#onError(err);
+        }
+      }
+    } catch (err) {
+      this.#onError(err);
+    } finally {
+      this.#polls++;
+      this.#lastPollMs = performance.now() - this.#lastStart;
+      this.#running = false;
+      for (const w of waiters) w();
+      if (this.#again || this.#waiters.length > 0) this.#schedule();
+    }
+  }
+}
