@@ -7,6 +7,7 @@
 import { ConfigError, readEnvConfig } from "./src/config/env.ts";
 import { startService } from "./src/service.ts";
 import { createLogger } from "./src/ops/log.ts";
+import { handleSignals } from "./src/ops/shutdown.ts";
 
 if (import.meta.main) {
   let config;
@@ -23,13 +24,5 @@ if (import.meta.main) {
   const service = await startService({ ...config, log });
   log.info("listening", { url: service.url, demo: config.demo });
   console.log(`Perspective server ready: open ${service.url}`);
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) Deno.exit(1);
-    stopping = true;
-    await service.close();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  handleSignals({ drain: () => service.drain(), log });
 }

@@ -10,6 +10,9 @@ import { startDemo } from "./engine/demo.ts";
 import { createHandler, type HandlerDeps } from "./server/handler.ts";
 import type { EnvConfig } from "./config/env.ts";
 import { createLogger, type Logger } from "./ops/log.ts";
+import { Readiness } from "./ops/health.ts";
+import { ServiceMetrics } from "./ops/service_metrics.ts";
+import { DEFAULT_DRAIN_SECONDS, drain, type DrainResult, InFlight } from "./ops/shutdown.ts";
 
 /** A running service. */
 export interface Service {
@@ -19,7 +22,18 @@ export interface Service {
   addr: Deno.NetAddr;
   /** The URL of the home page, base path included. */
   url: string;
-  /** Stops the server and the demo, and closes every session. */
+  /** Readiness behind `/readyz`; expected tables can be added to it. */
+  readiness: Readiness;
+  /** Metrics behind `/metrics`. */
+  metrics: ServiceMetrics;
+  /**
+   * Drains: not ready, stop accepting, close WebSockets with 1001, finish
+   * in-flight requests, stop the engine. Bounded by `timeoutMs`.
+   *
+   * @param timeoutMs @default drainSeconds * 1000
+   */
+  drain(timeoutMs?: number): Promise<DrainResult>;
+  /** Stops the server and the demo, and closes every session (a drain). */
   close(): Promise<void>;
 }
 
@@ -40,23 +54,53 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const stop = new AbortController();
   if (options.demo ?? true) await startDemo(host, { signal: stop.signal });
   const basePath = options.basePath ?? "";
-  const handler = createHandler({ host, basePath, log, ...options.handler });
+  const metrics = options.handler?.metrics ?? new ServiceMetrics();
+  metrics.watchHost(host);
+  const readiness = options.handler?.readiness ?? new Readiness(host);
+  const inflight = options.handler?.inflight ?? new InFlight();
+  const handler = createHandler({
+    host,
+    basePath,
+    log,
+    ...options.handler,
+    metrics,
+    readiness,
+    inflight,
+  });
   const server = Deno.serve({
     hostname: options.host ?? "127.0.0.1",
     port: options.port ?? 8080,
-    signal: stop.signal,
     onListen: () => {},
   }, handler);
+  readiness.markSourcesStarted();
+  const drainMs = (options.drainSeconds ?? DEFAULT_DRAIN_SECONDS) * 1000;
+  let draining: Promise<DrainResult> | undefined;
+  const drainOnce = (timeoutMs = drainMs) =>
+    draining ??= drain({
+      markDraining: () => {
+        readiness.markDraining();
+        inflight.startDraining();
+      },
+      stopAccepting: () => server.shutdown(),
+      closeSockets: (ms) => metrics.connections.closeAll(undefined, undefined, ms),
+      idle: () => inflight.idle(),
+      inflight: () => inflight.count,
+      stopEngine: () => {
+        stop.abort();
+        host.close();
+      },
+    }, timeoutMs);
   const addr = server.addr;
   const hostPart = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {
     host,
     addr,
     url: `http://${hostPart}:${addr.port}${basePath}/`,
+    readiness,
+    metrics,
+    drain: drainOnce,
     async close() {
-      stop.abort();
-      host.close();
-      await server.finished;
+      await drainOnce();
     },
   };
 }

@@ -18,6 +18,8 @@ export interface EnvConfig {
   logLevel: LogLevel;
   /** Whether the embedded demo table streams from start-up. @default true */
   demo: boolean;
+  /** Seconds a graceful shutdown may take before the process exits anyway. @default 10 */
+  drainSeconds: number;
 }
 
 /** Thrown for a bad setting; the message names the variable. */
@@ -30,7 +32,7 @@ export class ConfigError extends Error {
 }
 
 /** The variables this module reads, for permission lists and docs. */
-export const ENV_VARS = ["HOST", "PORT", "BASE_PATH", "LOG_LEVEL", "DEMO"] as const;
+export const ENV_VARS = ["HOST", "PORT", "BASE_PATH", "LOG_LEVEL", "DEMO", "DRAIN_SECONDS"] as const;
 
 /**
  * Parses environment variables into an {@linkcode EnvConfig}.
@@ -45,6 +47,7 @@ export function readEnvConfig(env: (name: string) => string | undefined): EnvCon
     basePath: normalizeBasePath(env("BASE_PATH") ?? ""),
     logLevel: parseLogLevel(env("LOG_LEVEL")),
     demo: parseBool("DEMO", env("DEMO"), true),
+    drainSeconds: parseDrainSeconds(env("DRAIN_SECONDS")),
   };
 }
 
@@ -61,6 +64,15 @@ function parsePort(raw: string | undefined): number {
     throw new ConfigError("PORT", `expected an integer from 0 to 65535, got ${raw}`);
   }
   return port;
+}
+
+function parseDrainSeconds(raw: string | undefined): number {
+  if (raw === undefined || raw === "") return 10;
+  const seconds = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || seconds <= 0 || seconds > 3600) {
+    throw new ConfigError("DRAIN_SECONDS", `expected seconds above 0 and at most 3600, got ${raw}`);
+  }
+  return seconds;
 }
 
 function parseLogLevel(raw: string | undefined): LogLevel {

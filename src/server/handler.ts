@@ -15,6 +15,12 @@ import { type AssetRoots, findAssets } from "./assets.ts";
 import { STATIC_DIR } from "./paths.ts";
 import { upgradeSession, type WebSocketOptions } from "./websocket.ts";
 import { tableReadRoutes } from "./tables_read.ts";
+import { opsRoutes } from "../ops/routes.ts";
+import { Readiness } from "../ops/health.ts";
+import type { ServiceMetrics } from "../ops/service_metrics.ts";
+import { withMetrics } from "../ops/instrument.ts";
+import { withRequestLog } from "../ops/request_log.ts";
+import type { InFlight } from "../ops/shutdown.ts";
 
 /** Everything the handler needs, passed in so tests can build their own. */
 export interface HandlerDeps {
@@ -32,6 +38,12 @@ export interface HandlerDeps {
   websocket?: WebSocketOptions;
   /** Extra routes, tried before the built-in ones. */
   routes?: Route[];
+  /** Readiness for `/readyz`. @default ready once built, with no expected tables */
+  readiness?: Readiness;
+  /** Metrics for `/metrics` and request instrumentation; without them neither is done. */
+  metrics?: ServiceMetrics;
+  /** In-flight tracking and the drain gate; without it nothing is gated. */
+  inflight?: InFlight;
 }
 
 /** A request handler in `Deno.serve` form. */
@@ -46,13 +58,13 @@ export function createHandler(deps: HandlerDeps): Handler {
     {
       methods: ["GET"],
       path: "/websocket",
-      handle: (req) => upgradeSession(req, deps.host, log, deps.websocket),
+      handle: (req) =>
+        upgradeSession(req, deps.host, log, {
+          observer: deps.metrics?.connections,
+          ...deps.websocket,
+        }),
     },
-    {
-      methods: ["GET"],
-      path: "/healthz",
-      handle: () => Response.json({ status: "ok" }),
-    },
+    ...opsRoutes({ readiness: deps.readiness ?? readyNow(deps.host), metrics: deps.metrics }),
     ...tableReadRoutes(deps.host),
     ...pageRoutes({
       staticDir: deps.staticDir ?? STATIC_DIR,
@@ -61,7 +73,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     }),
   ]);
 
-  return async (req, info) => {
+  let handler: Handler = async (req, info) => {
     const url = new URL(req.url);
     try {
       const path = stripBase(url.pathname, basePath);
@@ -88,6 +100,15 @@ export function createHandler(deps: HandlerDeps): Handler {
       return errorResponse(err);
     }
   };
+  if (deps.inflight) handler = deps.inflight.wrap(handler);
+  if (deps.metrics) handler = withMetrics(handler, deps.metrics, basePath);
+  return withRequestLog(handler, log, { basePath });
+}
+
+function readyNow(host: EngineHost): Readiness {
+  const readiness = new Readiness(host);
+  readiness.markSourcesStarted();
+  return readiness;
 }
 
 /** The path below the base path; throws 404 for paths outside it. */

@@ -7,11 +7,14 @@
 import type { EngineHost } from "../engine/host.ts";
 import type { Logger } from "../ops/log.ts";
 import { HttpError } from "./http_error.ts";
+import type { SocketObserver } from "../ops/connections.ts";
 
 /** Options for {@linkcode upgradeSession}. */
 export interface WebSocketOptions {
   /** Seconds without traffic before the server pings; a missed pong closes the socket. @default 30 */
   idleTimeoutSeconds?: number;
+  /** Told of each socket's open, sends and close, for metrics and shutdown. */
+  observer?: SocketObserver;
 }
 
 /** Close code for a client that sent a text frame: the protocol is binary only. */
@@ -36,9 +39,14 @@ export function upgradeSession(
     idleTimeout: options.idleTimeoutSeconds ?? 30,
   });
   socket.binaryType = "arraybuffer";
+  const observer = options.observer;
   const session = host.openSession((bytes) => {
-    if (socket.readyState === WebSocket.OPEN) socket.send(bytes);
+    if (socket.readyState === WebSocket.OPEN) {
+      socket.send(bytes);
+      observer?.sent(socket, bytes.byteLength);
+    }
   });
+  if (observer) socket.addEventListener("open", () => observer.opened(socket), { once: true });
   log.debug("websocket open", { session: session.id });
   socket.onmessage = (event) => {
     if (!(event.data instanceof ArrayBuffer)) {
@@ -48,6 +56,7 @@ export function upgradeSession(
     void session.handle(new Uint8Array(event.data));
   };
   socket.onclose = () => {
+    observer?.closed(socket);
     session.close();
     log.debug("websocket closed", { session: session.id });
   };

@@ -1,0 +1,196 @@
+/**
+ * Graceful shutdown: on the first SIGTERM or SIGINT the service stops being
+ * ready, stops accepting, closes WebSockets with 1001, lets in-flight
+ * requests finish (so every ingest batch is either applied and acknowledged
+ * or refused with 503), then exits 0 within a bounded drain time. A second
+ * signal exits at once.
+ *
+ * @module
+ */
+
+import type { Handler } from "../server/handler.ts";
+import type { Logger } from "./log.ts";
+
+/** Seconds a drain may take by default. */
+export const DEFAULT_DRAIN_SECONDS = 10;
+
+/** Methods that never change data, so they are still served while draining. */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Counts requests in flight and, once draining, refuses new work: mutating
+ * requests and WebSocket upgrades get 503 with `Retry-After` and
+ * `Connection: close`, so the client retries on another replica and no batch
+ * is half-done.
+ */
+export class InFlight {
+  #count = 0;
+  #draining = false;
+  #idle: (() => void)[] = [];
+
+  /** Requests being handled now. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Whether new work is refused. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Starts refusing new work. */
+  startDraining(): void {
+    this.#draining = true;
+  }
+
+  /** Resolves once no request is in flight. */
+  idle(): Promise<void> {
+    if (this.#count === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Wraps a handler so its requests are counted and gated. */
+  wrap(handler: Handler): Handler {
+    return async (req, info) => {
+      if (this.#draining && refusedWhileDraining(req)) {
+        return drainingResponse();
+      }
+      this.#count++;
+      try {
+        return await handler(req, info);
+      } finally {
+        if (--this.#count === 0) {
+          for (const resolve of this.#idle.splice(0)) resolve();
+        }
+      }
+    };
+  }
+}
+
+function refusedWhileDraining(req: Request): boolean {
+  return !SAFE_METHODS.has(req.method) || req.headers.get("upgrade")?.toLowerCase() === "websocket";
+}
+
+function drainingResponse(): Response {
+  return new Response(
+    JSON.stringify({
+      type: "about:blank",
+      title: "Service Unavailable",
+      status: 503,
+      detail: "the server is shutting down; retry on another replica",
+    }),
+    {
+      status: 503,
+      headers: {
+        "content-type": "application/problem+json",
+        "retry-after": "1",
+        connection: "close",
+      },
+    },
+  );
+}
+
+/** The steps a drain runs, supplied by the service. */
+export interface DrainSteps {
+  /** Marks the service not ready and starts refusing new work. */
+  markDraining(): void;
+  /** Stops accepting connections; resolves once the server has finished. */
+  stopAccepting(): Promise<void>;
+  /** Closes WebSockets with 1001; resolves with how many did not close in time. */
+  closeSockets(timeoutMs: number): Promise<number>;
+  /** Resolves once no request is in flight. */
+  idle(): Promise<void>;
+  /** Requests still in flight. */
+  inflight(): number;
+  /** Stops sources and closes engine sessions. */
+  stopEngine(): void;
+}
+
+/** How a drain went. */
+export interface DrainResult {
+  /** True when everything finished before the deadline. */
+  clean: boolean;
+  /** Milliseconds the drain took. */
+  ms: number;
+  /** Requests still in flight at the end. */
+  inflight: number;
+  /** Sockets that did not finish their close handshake in time. */
+  socketsLeft: number;
+}
+
+/**
+ * Runs a drain bounded by `timeoutMs`. Never rejects.
+ *
+ * @param steps What to stop, in order.
+ * @param timeoutMs The bound; past it the drain gives up and reports unclean.
+ */
+export async function drain(steps: DrainSteps, timeoutMs: number): Promise<DrainResult> {
+  const t0 = performance.now();
+  const left = () => Math.max(0, timeoutMs - (performance.now() - t0));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs));
+  steps.markDraining();
+  const serverDone = steps.stopAccepting().then(() => "done" as const, () => "done" as const);
+  const socketsLeft = await steps.closeSockets(Math.min(2000, left()));
+  const work = await Promise.race([steps.idle().then(() => "done" as const), deadline]);
+  steps.stopEngine();
+  const server = work === "done" ? await Promise.race([serverDone, deadline]) : "timeout";
+  clearTimeout(timer);
+  return {
+    clean: work === "done" && server === "done",
+    ms: Math.round(performance.now() - t0),
+    inflight: steps.inflight(),
+    socketsLeft,
+  };
+}
+
+/** Options for {@linkcode handleSignals}. */
+export interface SignalOptions {
+  /** Runs the drain; called once, on the first signal. */
+  drain(): Promise<DrainResult>;
+  /** Logger for the shutdown lines. */
+  log: Logger;
+  /** Ends the process. @default Deno.exit */
+  exit?: (code: number) => void;
+  /** Subscribes to a signal. @default Deno.addSignalListener */
+  listen?: (signal: Deno.Signal, handler: () => void) => void;
+  /** Signals that start a drain. @default ["SIGTERM", "SIGINT"] */
+  signals?: readonly Deno.Signal[];
+}
+
+const SIGNAL_NUMBERS: Partial<Record<Deno.Signal, number>> = { SIGINT: 2, SIGTERM: 15 };
+
+/**
+ * Installs the shutdown signal handlers: the first signal drains and exits 0
+ * (1 when the drain hit its bound); a second exits at once with 128 + the
+ * signal number.
+ */
+export function handleSignals(options: SignalOptions): void {
+  const exit = options.exit ?? Deno.exit;
+  const listen = options.listen ?? Deno.addSignalListener;
+  let stopping = false;
+  for (const signal of options.signals ?? ["SIGTERM", "SIGINT"]) {
+    const onSignal = () => {
+      if (stopping) {
+        options.log.warn("second signal, exiting now", { signal });
+        exit(128 + (SIGNAL_NUMBERS[signal] ?? 0));
+        return;
+      }
+      stopping = true;
+      options.log.info("draining", { signal });
+      options.drain().then((result) => {
+        if (result.clean) options.log.info("drained", { ...result });
+        else options.log.warn("drain timed out", { ...result });
+        exit(result.clean ? 0 : 1);
+      }, (err) => {
+        options.log.error("drain failed", { error: err });
+        exit(1);
+      });
+    };
+    try {
+      listen(signal, onSignal);
+    } catch {
+      // Some platforms cannot listen for every signal (SIGTERM on Windows).
+    }
+  }
+}
