@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { EngineHost } from "../../src/engine/host.ts";
+import { make_client } from "../../src/engine/perspective.ts";
+import { websocketUrl, withService } from "../support/service.ts";
+import { waitFor } from "../support/wait.ts";
+
+Deno.test("1,000 WebSocket connect/close cycles leave no entry in the client map", async () => {
+  await withService({ demo: true }, async (service) => {
+    const baseline = service.host.clientMapSize;
+    const url = websocketUrl(service);
+    const cycle = () =>
+      new Promise<void>((resolve, reject) => {
+        const ws = new WebSocket(url);
+        ws.onopen = () => ws.close();
+        ws.onclose = () => resolve();
+        ws.onerror = () => reject(new Error("socket error"));
+      });
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(Array.from({ length: 50 }, cycle));
+    }
+    await waitFor("every session to be closed", () => service.host.sessionCount === 0);
+    assert.equal(service.host.clientMapSize, baseline);
+  });
+});
+
+Deno.test("a session whose socket throws on send never breaks another session's call", async () => {
+  const host = await EngineHost.create();
+  const table = await host.createTable("t", { x: "integer" });
+  let open = true;
+  let refused = 0;
+  const other = host.openSession((bytes) => {
+    if (!open) {
+      refused++;
+      throw new DOMException("socket is closed", "InvalidStateError");
+    }
+    void otherClient.handle_response(bytes);
+  });
+  const otherClient = make_client((req: Uint8Array) => other.handle(req));
+  const otherTable = await otherClient.open_table("t");
+  const view = await otherTable.view();
+  await view.on_update(() => {});
+  // A round trip on the same session proves the subscription is registered.
+  await otherTable.size();
+  open = false;
+  for (let i = 0; i < 5; i++) {
+    const seen = refused;
+    await table.update([{ x: i }]);
+    await waitFor("the update to be sent to the broken socket", () => refused > seen);
+  }
+  await host.flush();
+  assert.equal(await table.size(), 5);
+  other.close();
+  await table.update([{ x: 99 }]);
+  await host.flush();
+  assert.equal(await table.size(), 6);
+  assert.equal(host.sessionCount, 0);
+  assert.equal(host.clientMapSize, 1);
+});
+
+Deno.test("EngineSession copies each outbound message before handing it on", async () => {
+  const host = await EngineHost.create();
+  await host.createTable("t", [{ x: 1 }, { x: 2 }]);
+  const received: Uint8Array[] = [];
+  const session = host.openSession((bytes) => received.push(bytes));
+  const client = make_client((req: Uint8Array) => session.handle(req));
+  const names = client.get_hosted_table_names();
+  await waitFor("a response", () => received.length > 0);
+  const first = received[0];
+  const snapshot = first.slice();
+  // Engine memory is reused by later calls; a copy must not change with it.
+  const t = await host.table("t");
+  for (let i = 0; i < 20; i++) await t!.update([{ x: i }]);
+  assert.deepEqual(first, snapshot);
+  assert.notEqual(first.buffer, (host.server.module as { HEAPU8: Uint8Array }).HEAPU8.buffer);
+  await client.handle_response(first);
+  assert.deepEqual(await names, ["t"]);
+  session.close();
+});
