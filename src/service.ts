@@ -12,6 +12,7 @@ import type { EnvConfig } from "./config/env.ts";
 import { createLogger, type Logger } from "./ops/log.ts";
 import { Readiness } from "./ops/health.ts";
 import { ServiceMetrics } from "./ops/service_metrics.ts";
+import { checkBinding, Security, type SecurityConfig, securityConfig } from "./security/mod.ts";
 import { DEFAULT_DRAIN_SECONDS, drain, type DrainResult, InFlight } from "./ops/shutdown.ts";
 
 /** A running service. */
@@ -45,11 +46,17 @@ export interface ServiceOptions extends Partial<EnvConfig> {
   handler?: Partial<HandlerDeps>;
   /** Maximum engine polls, so notifications per viewer, a second. @default 20 */
   maxUpdateRate?: number;
+  /** Tokens, origins and limits. @default open development mode, which refuses non-loopback hosts */
+  security?: SecurityConfig;
 }
 
 /** Starts the service and resolves once it listens. */
 export async function startService(options: ServiceOptions = {}): Promise<Service> {
   const log = options.log ?? createLogger(options.logLevel ?? "info");
+  const securitySettings = options.security ?? securityConfig();
+  checkBinding(options.host ?? "127.0.0.1", securitySettings);
+  const security = options.handler?.security ?? new Security(securitySettings, log);
+  security.announce();
   const host = await EngineHost.create({ log, maxUpdateRate: options.maxUpdateRate });
   const stop = new AbortController();
   if (options.demo ?? true) await startDemo(host, { signal: stop.signal });
@@ -63,6 +70,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     basePath,
     log,
     ...options.handler,
+    security,
     metrics,
     readiness,
     inflight,

@@ -15,12 +15,14 @@ import { type AssetRoots, findAssets } from "./assets.ts";
 import { STATIC_DIR } from "./paths.ts";
 import { upgradeSession, type WebSocketOptions } from "./websocket.ts";
 import { tableReadRoutes } from "./tables_read.ts";
+import { broadcastRoutes } from "./broadcast_route.ts";
 import { opsRoutes } from "../ops/routes.ts";
 import { Readiness } from "../ops/health.ts";
 import type { ServiceMetrics } from "../ops/service_metrics.ts";
 import { withMetrics } from "../ops/instrument.ts";
 import { withRequestLog } from "../ops/request_log.ts";
 import type { InFlight } from "../ops/shutdown.ts";
+import { Security, securityConfig } from "../security/mod.ts";
 
 /** Everything the handler needs, passed in so tests can build their own. */
 export interface HandlerDeps {
@@ -44,6 +46,8 @@ export interface HandlerDeps {
   metrics?: ServiceMetrics;
   /** In-flight tracking and the drain gate; without it nothing is gated. */
   inflight?: InFlight;
+  /** Authentication, authorization and limits. @default open development mode: HTTP open, WebSocket sessions read-only */
+  security?: Security;
 }
 
 /** A request handler in `Deno.serve` form. */
@@ -53,17 +57,25 @@ export type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Re
 export function createHandler(deps: HandlerDeps): Handler {
   const basePath = deps.basePath ?? "";
   const log = deps.log ?? silentLogger;
+  const security = deps.security ?? new Security(securityConfig(), log);
   const router = new Router([
     ...(deps.routes ?? []),
     {
       methods: ["GET"],
       path: "/websocket",
-      handle: (req) =>
+      scope: "public",
+      handle: (req, ctx) =>
         upgradeSession(req, deps.host, log, {
           observer: deps.metrics?.connections,
           ...deps.websocket,
+          security,
+          remoteAddr: ctx.remoteAddr,
         }),
     },
+    ...broadcastRoutes(deps.host, log, {
+      outbound: deps.websocket?.outbound,
+      idleTimeoutSeconds: deps.websocket?.idleTimeoutSeconds,
+    }),
     ...opsRoutes({ readiness: deps.readiness ?? readyNow(deps.host), metrics: deps.metrics }),
     ...tableReadRoutes(deps.host),
     ...pageRoutes({
@@ -87,12 +99,9 @@ export function createHandler(deps: HandlerDeps): Handler {
       const hit = router.match(req.method, path);
       if (!hit) throw new HttpError(404, `no route for ${path}`);
       const remote = info?.remoteAddr as Deno.NetAddr | undefined;
-      return await hit.route.handle(req, {
-        params: hit.params,
-        url,
-        path,
-        remoteAddr: remote?.hostname,
-      });
+      const ctx = { params: hit.params, url, path, remoteAddr: remote?.hostname };
+      await security.guard(req, hit.route.scope, ctx, hit.route.tableParam);
+      return await hit.route.handle(req, ctx);
     } catch (err) {
       if (!(err instanceof HttpError)) {
         log.error("request failed", { path: url.pathname, error: err });

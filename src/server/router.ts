@@ -6,6 +6,7 @@
  */
 
 import { HttpError } from "./http_error.ts";
+import type { RouteScope } from "../security/security.ts";
 
 /** What a route handler receives besides the request. */
 export interface RouteContext {
@@ -27,6 +28,14 @@ export interface Route {
   path: string;
   /** Produces the response. */
   handle(req: Request, ctx: RouteContext): Response | Promise<Response>;
+  /**
+   * The scope a caller needs: one for all methods or one per method, e.g.
+   * `{GET: "read", POST: "write"}`. Undeclared routes under `/api/` need
+   * `read` for GET and `admin` otherwise; elsewhere they are public.
+   */
+  scope?: RouteScope;
+  /** Path parameter naming the table the scope applies to. @default "table" */
+  tableParam?: string;
 }
 
 interface Compiled {

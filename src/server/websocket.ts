@@ -8,6 +8,8 @@ import type { EngineHost } from "../engine/host.ts";
 import type { Logger } from "../ops/log.ts";
 import { HttpError } from "./http_error.ts";
 import type { SocketObserver } from "../ops/connections.ts";
+import { admitUpgrade, type Security, type SocketGate } from "../security/mod.ts";
+import { Outbound, type OutboundOptions } from "./outbound.ts";
 
 /** Options for {@linkcode upgradeSession}. */
 export interface WebSocketOptions {
@@ -15,6 +17,12 @@ export interface WebSocketOptions {
   idleTimeoutSeconds?: number;
   /** Told of each socket's open, sends and close, for metrics and shutdown. */
   observer?: SocketObserver;
+  /** Checks before the upgrade and filters each request; without it the session is unguarded. */
+  security?: Security;
+  /** The client's address, for per-address connection limits. */
+  remoteAddr?: string;
+  /** The per-connection outbound bound; a client past it is closed with 4008. */
+  outbound?: OutboundOptions;
 }
 
 /** Close code for a client that sent a text frame: the protocol is binary only. */
@@ -24,27 +32,36 @@ export const CLOSE_UNSUPPORTED_DATA = 1003;
  * Upgrades the request and wires the socket to a new engine session that
  * lives exactly as long as the socket.
  *
- * @throws {HttpError} 400 when the request is not a WebSocket upgrade.
+ * @throws {HttpError} 400 when the request is not a WebSocket upgrade, and
+ * the security refusals of {@linkcode admitUpgrade}, all before any upgrade.
  */
-export function upgradeSession(
+export async function upgradeSession(
   req: Request,
   host: EngineHost,
   log: Logger,
   options: WebSocketOptions = {},
-): Response {
+): Promise<Response> {
   if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
     throw new HttpError(400, "expected a WebSocket upgrade", { upgrade: "websocket" });
   }
-  const { socket, response } = Deno.upgradeWebSocket(req, {
-    idleTimeout: options.idleTimeoutSeconds ?? 30,
-  });
+  let gate: SocketGate | undefined;
+  if (options.security) {
+    gate = await admitUpgrade(req, options.security, options.remoteAddr ?? "unknown", host, log);
+  }
+  let upgraded;
+  try {
+    upgraded = Deno.upgradeWebSocket(req, { idleTimeout: options.idleTimeoutSeconds ?? 30 });
+  } catch (err) {
+    void gate?.closed();
+    throw err;
+  }
+  const { socket, response } = upgraded;
   socket.binaryType = "arraybuffer";
   const observer = options.observer;
+  // Engine output goes through the bounded queue: a slow client is dropped, never buffered without bound.
+  const outbound = new Outbound(socket, options.outbound);
   const session = host.openSession((bytes) => {
-    if (socket.readyState === WebSocket.OPEN) {
-      socket.send(bytes);
-      observer?.sent(socket, bytes.byteLength);
-    }
+    if (outbound.send(bytes)) observer?.sent(socket, bytes.byteLength);
   });
   if (observer) socket.addEventListener("open", () => observer.opened(socket), { once: true });
   log.debug("websocket open", { session: session.id });
@@ -53,13 +70,26 @@ export function upgradeSession(
       socket.close(CLOSE_UNSUPPORTED_DATA, "binary frames only");
       return;
     }
-    void session.handle(new Uint8Array(event.data));
+    const bytes = new Uint8Array(event.data);
+    if (!gate) return void session.handle(bytes);
+    gate.receive(bytes, {
+      deliver: (b) => session.handle(b),
+      reply: (b) => {
+        if (socket.readyState === WebSocket.OPEN) socket.send(b);
+      },
+      close: (code, reason) => socket.close(code, reason),
+    });
   };
   socket.onclose = () => {
+    outbound.release();
     observer?.closed(socket);
     session.close();
+    void gate?.closed();
     log.debug("websocket closed", { session: session.id });
   };
-  socket.onerror = () => session.close();
+  socket.onerror = () => {
+    outbound.release();
+    session.close();
+  };
   return response;
 }

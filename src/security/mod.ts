@@ -1,0 +1,27 @@
+/**
+ * Security: bearer tokens with scopes and table patterns, Origin checks,
+ * read-only WebSocket sessions, and connection, message and rate limits.
+ *
+ * @module
+ */
+
+export {
+  checkBinding,
+  DEFAULT_LIMITS,
+  isLoopback,
+  readSecurityConfig,
+  SECURITY_ENV_VARS,
+  type SecurityConfig,
+  securityConfig,
+  type SecurityLimits,
+  type SecuritySection,
+} from "./config.ts";
+export { type Principal, type RouteScope, scopeFor, Security, TOKEN_PARAM } from "./security.ts";
+export { type Grants, type Scope, SCOPES } from "./scopes.ts";
+export { sha256, timingSafeEqual, type TokenSpec } from "./tokens.ts";
+export {
+  admitUpgrade,
+  CLOSE_INVALID_PAYLOAD,
+  CLOSE_MESSAGE_TOO_BIG,
+  SocketGate,
+} from "./ws_gate.ts";

@@ -1,0 +1,173 @@
+/**
+ * The request filter that sits between a WebSocket and its engine session:
+ * each inbound Perspective request is decoded, classified, and either passed
+ * on or answered with a protocol error, so a refused call rejects in the
+ * client while the session stays usable and the table is untouched.
+ *
+ * @module
+ */
+
+import { classify, VIEW_DELETE_REQ } from "./classify.ts";
+import { decodeRequest, encodeServerError, ProtocolError, stringField } from "./protocol.ts";
+import { allows, type Grants } from "./scopes.ts";
+
+/** The engine operations the guard needs; `EngineHost` provides them. */
+export interface GuardHost {
+  /** Names of hosted tables. */
+  tableNames(): Promise<string[]>;
+  /** Drops a table; false when it was absent. */
+  dropTable(name: string): Promise<boolean>;
+  /** Calls `onDelete` once the table is deleted by anyone; false when absent. */
+  watchDelete(name: string, onDelete: () => void): Promise<boolean>;
+}
+
+/** What the guard decided about one message. */
+export type Verdict =
+  | {
+    /** Hand the message to the engine. */
+    allow: true;
+    /** Run once the engine has handled it. */
+    after?: () => Promise<void>;
+  }
+  | {
+    /** Do not hand it to the engine. */
+    allow: false;
+    /** Why, for the log; never contains a token. */
+    reason: string;
+    /** A protocol error for the client, or null when the message is unreadable. */
+    reply: Uint8Array | null;
+  };
+
+/** Options for {@linkcode SessionGuard}. */
+export interface SessionGuardOptions {
+  /** The session's grants. */
+  grants: Grants;
+  /** Tables the session may create. */
+  maxTables: number;
+  /** Engine operations. */
+  host: GuardHost;
+  /** Names claimed by live sessions, shared by all guards of a service. */
+  claimed: Set<string>;
+}
+
+/**
+ * Per-session state: the views the session opened and the tables it created.
+ * Tables it created are dropped when the session closes, so a client cannot
+ * leave tables behind without bound; long-lived tables go through the HTTP API.
+ */
+export class SessionGuard {
+  readonly #grants: Grants;
+  readonly #maxTables: number;
+  readonly #host: GuardHost;
+  readonly #claimed: Set<string>;
+  readonly #views = new Set<string>();
+  readonly #tables = new Set<string>();
+
+  /** @param options Grants, limits and engine operations. */
+  constructor(options: SessionGuardOptions) {
+    this.#grants = options.grants;
+    this.#maxTables = options.maxTables;
+    this.#host = options.host;
+    this.#claimed = options.claimed;
+  }
+
+  /** Tables this session created and still owns. */
+  get createdTables(): readonly string[] {
+    return [...this.#tables];
+  }
+
+  /** Decides about one inbound message. Never throws. */
+  async check(bytes: Uint8Array): Promise<Verdict> {
+    let req;
+    try {
+      req = decodeRequest(bytes);
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        return { allow: false, reason: `malformed request: ${err.message}`, reply: null };
+      }
+      throw err;
+    }
+    const { msgId, entityId, kind } = req;
+    const refuse = (reason: string): Verdict => ({
+      allow: false,
+      reason,
+      reply: encodeServerError(msgId, entityId, `refused: ${reason}`),
+    });
+    const table = JSON.stringify(entityId);
+    switch (classify(kind)) {
+      case "global":
+        return { allow: true };
+      case "table-read":
+        return allows(this.#grants, "read", entityId)
+          ? { allow: true }
+          : refuse(`no read access to table ${table}`);
+      case "make-view": {
+        if (!allows(this.#grants, "read", entityId)) {
+          return refuse(`no read access to table ${table}`);
+        }
+        let viewId: string | undefined;
+        try {
+          viewId = stringField(req.body, 1);
+        } catch (err) {
+          return refuse(`malformed view request: ${(err as Error).message}`);
+        }
+        if (viewId) this.#views.add(viewId);
+        return { allow: true };
+      }
+      case "view":
+        if (!this.#views.has(entityId)) return refuse("not a view of this session");
+        if (kind === VIEW_DELETE_REQ) {
+          return { allow: true, after: () => Promise.resolve(void this.#views.delete(entityId)) };
+        }
+        return { allow: true };
+      case "write":
+        return allows(this.#grants, "write", entityId)
+          ? { allow: true }
+          : refuse(`no write access to table ${table}`);
+      case "create":
+        return await this.#create(entityId, refuse);
+      case "drop":
+        if (allows(this.#grants, "admin", entityId)) return { allow: true };
+        if (this.#tables.has(entityId) && allows(this.#grants, "write", entityId)) {
+          return { allow: true };
+        }
+        return refuse(`no admin access to table ${table}`);
+      default:
+        return refuse(`unknown request type ${kind}`);
+    }
+  }
+
+  async #create(name: string, refuse: (reason: string) => Verdict): Promise<Verdict> {
+    const table = JSON.stringify(name);
+    if (!allows(this.#grants, "write", name)) return refuse(`no write access to table ${table}`);
+    if (this.#tables.size >= this.#maxTables) {
+      return refuse(`this session already created ${this.#maxTables} tables, the limit`);
+    }
+    // The engine answers a create for an existing name with success and keeps
+    // the old table, so this session would wrongly own, and later drop, it.
+    if (this.#claimed.has(name) || (await this.#host.tableNames()).includes(name)) {
+      return refuse(`a table named ${table} already exists`);
+    }
+    this.#claimed.add(name);
+    this.#tables.add(name);
+    return {
+      allow: true,
+      after: async () => {
+        const exists = await this.#host.watchDelete(name, () => this.#release(name));
+        if (!exists) this.#release(name);
+      },
+    };
+  }
+
+  #release(name: string): void {
+    if (this.#tables.delete(name)) this.#claimed.delete(name);
+  }
+
+  /** Drops the tables this session created. Call once, after the session closed. */
+  async close(): Promise<void> {
+    const names = [...this.#tables];
+    await Promise.allSettled(names.map((n) => this.#host.dropTable(n)));
+    for (const n of names) this.#release(n);
+    this.#views.clear();
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Everything security does for one WebSocket: the checks before the upgrade
+ * (Origin, token, connection limits) and, after it, the inbound size limit
+ * and the request filter in front of the engine session.
+ *
+ * @module
+ */
+
+import type { EngineHost } from "../engine/host.ts";
+import { HttpError } from "../server/http_error.ts";
+import type { Logger } from "../ops/log.ts";
+import type { Principal, Security } from "./security.ts";
+import { type GuardHost, SessionGuard } from "./session_guard.ts";
+
+/** Close code for an inbound message over the size limit (RFC 6455 "message too big"). */
+export const CLOSE_MESSAGE_TOO_BIG = 1009;
+/** Close code for bytes that are not a Perspective request (RFC 6455 "invalid payload data"). */
+export const CLOSE_INVALID_PAYLOAD = 1007;
+
+/** The socket operations the gate uses. */
+export interface GateSocket {
+  /** Hands an allowed request to the engine session; must not reject. */
+  deliver(bytes: Uint8Array): Promise<void>;
+  /** Sends a protocol message straight to the client. */
+  reply(bytes: Uint8Array): void;
+  /** Closes the socket. */
+  close(code: number, reason: string): void;
+}
+
+/** One admitted WebSocket. {@linkcode SocketGate.closed} must run exactly once. */
+export class SocketGate {
+  /** Who opened the socket. */
+  readonly principal: Principal;
+  /** The request filter. */
+  readonly guard: SessionGuard;
+  readonly #security: Security;
+  readonly #address: string;
+  readonly #log: Logger;
+  #queue: Promise<void> = Promise.resolve();
+  #done = false;
+
+  /** Use {@linkcode admitUpgrade}. */
+  constructor(
+    security: Security,
+    principal: Principal,
+    guard: SessionGuard,
+    address: string,
+    log: Logger,
+  ) {
+    this.#security = security;
+    this.principal = principal;
+    this.guard = guard;
+    this.#address = address;
+    this.#log = log;
+  }
+
+  /**
+   * Takes one inbound message. Messages are checked and delivered strictly in
+   * arrival order, since a later request may depend on an earlier one (a view
+   * on a table created just before).
+   */
+  receive(bytes: Uint8Array, socket: GateSocket): void {
+    const max = this.#security.config.limits.maxMessageBytes;
+    if (bytes.byteLength > max) {
+      this.#log.info("websocket closed: message too big", {
+        token: this.principal.name,
+        bytes: bytes.byteLength,
+        limit: max,
+      });
+      socket.close(CLOSE_MESSAGE_TOO_BIG, `messages are limited to ${max} bytes`);
+      return;
+    }
+    this.#queue = this.#queue.then(async () => {
+      if (this.#done) return;
+      const verdict = await this.guard.check(bytes);
+      if (verdict.allow) {
+        await socket.deliver(bytes);
+        await verdict.after?.();
+        return;
+      }
+      this.#log.info("websocket request refused", {
+        token: this.principal.name,
+        reason: verdict.reason,
+      });
+      if (verdict.reply) socket.reply(verdict.reply);
+      else socket.close(CLOSE_INVALID_PAYLOAD, "not a Perspective request");
+    }).catch((err) => this.#log.warn("websocket gate failed", { error: err }));
+  }
+
+  /** Releases the connection slot and drops the tables the session created. */
+  async closed(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    this.#security.connections.release(this.#address);
+    await this.#queue;
+    await this.guard.close();
+  }
+}
+
+/**
+ * Runs the checks that must pass before a WebSocket upgrade: Origin (403),
+ * token (401), connections in total (503) and per address (429), the last
+ * two with `Retry-After`.
+ *
+ * @param remoteAddr The client's address, for the per-address limit.
+ * @throws {HttpError} for each refusal, so no upgrade happens.
+ */
+export async function admitUpgrade(
+  req: Request,
+  security: Security,
+  remoteAddr: string,
+  host: EngineHost,
+  log: Logger,
+): Promise<SocketGate> {
+  const { principal, grants } = await security.checkUpgrade(req);
+  const admission = security.connections.acquire(remoteAddr);
+  if (admission === "total") {
+    log.warn("websocket refused: connection limit", {
+      limit: security.config.limits.maxConnections,
+    });
+    throw new HttpError(503, "the server has reached its connection limit", { "retry-after": "5" });
+  }
+  if (admission === "address") {
+    log.info("websocket refused: per-address connection limit", {
+      limit: security.config.limits.maxConnectionsPerAddress,
+    });
+    throw new HttpError(429, "too many connections from this address", { "retry-after": "5" });
+  }
+  const guard = new SessionGuard({
+    grants,
+    maxTables: security.config.limits.maxTablesPerSession,
+    host: guardHost(host),
+    claimed: security.claimed,
+  });
+  return new SocketGate(security, principal, guard, remoteAddr, log);
+}
+
+/** Adapts the engine host to what {@linkcode SessionGuard} needs. */
+export function guardHost(host: EngineHost): GuardHost {
+  return {
+    tableNames: () => host.tableNames(),
+    dropTable: (name) => host.dropTable(name),
+    async watchDelete(name, onDelete) {
+      const table = await host.table(name);
+      if (!table) return false;
+      await table.on_delete(onDelete);
+      return true;
+    },
+  };
+}
