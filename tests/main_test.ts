@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { waitFor } from "./support/wait.ts";
+
+const ROOT = new URL("../", import.meta.url);
+
+/** Starts `deno task start` exactly as a user would, with the given environment. */
+function start(env: Record<string, string>): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["task", "start"],
+    cwd: ROOT,
+    env: { LOG_LEVEL: "warn", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp): Promise<RegExpMatchArray> {
+  const decoder = new TextDecoder();
+  let text = "";
+  const reader = stream.getReader();
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stream ended before ${pattern}: ${text}`);
+      text += decoder.decode(value);
+      const match = text.match(pattern);
+      if (match) return match;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+Deno.test("deno task start prints the URL and serves the demo with scoped permissions", async () => {
+  const child = start({ PORT: "0" });
+  try {
+    const [, url] = await readUntil(child.stdout, /open (http:\/\/127\.0\.0\.1:\d+\/)/);
+    const tables = await waitFor("the demo table", async () => {
+      const res = await fetch(new URL("api/tables", url));
+      const list = await res.json() as { name: string; size: number }[];
+      return list.find((t) => t.name === "demo" && t.size > 0);
+    });
+    assert.equal(tables.name, "demo");
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    await page.body?.cancel();
+  } finally {
+    child.kill("SIGTERM");
+    const status = await child.status;
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel().catch(() => {});
+    assert.equal(status.code, 0);
+  }
+});
+
+Deno.test("deno task start refuses a bad setting and names it", async () => {
+  const child = start({ PORT: "not-a-port" });
+  const [status, stderr] = await Promise.all([
+    child.status,
+    new Response(child.stderr).text(),
+    child.stdout.cancel(),
+  ]);
+  assert.notEqual(status.code, 0);
+  assert.match(stderr, /PORT: expected an integer/);
+});
