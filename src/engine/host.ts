@@ -142,12 +142,16 @@ export class EngineHost {
     // Reads after writes: the size must include updates already acknowledged.
     await this.flush();
     try {
-      const [size, schema, index, limit] = await Promise.all([
+      const [size, types, columns, index, limit] = await Promise.all([
         table.size(),
-        table.schema(),
+        table.schema() as Promise<Schema>,
+        table.columns() as Promise<string[]>,
         table.get_index(),
         table.get_limit(),
       ]);
+      // The engine's schema object has no stable key order; its column list does.
+      const schema: Schema = {};
+      for (const column of columns) schema[column] = types[column];
       return { name, size, schema, index: index ?? null, limit: limit ?? null };
     } catch {
       // Dropped between the lookup and the query.
@@ -156,9 +160,10 @@ export class EngineHost {
     }
   }
 
-  /** Describes every hosted table. */
+  /** Describes every hosted table, sorted by name. */
   async listTables(): Promise<TableInfo[]> {
-    const infos = await Promise.all((await this.tableNames()).map((n) => this.tableInfo(n)));
+    const names = (await this.tableNames()).sort();
+    const infos = await Promise.all(names.map((n) => this.tableInfo(n)));
     return infos.filter((i): i is TableInfo => i !== undefined);
   }
 

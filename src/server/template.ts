@@ -12,13 +12,14 @@ import { respond } from "./static.ts";
 const encoder = new TextEncoder();
 
 /**
- * Fills `{{NAME}}` placeholders from `vars`; unknown names are left as they are.
+ * Fills `{{NAME}}` (or `{{ NAME }}`) placeholders from `vars`; unknown names are left as they are.
  *
  * @param text Template text.
  * @param vars Values by placeholder name.
  */
 export function fillTemplate(text: string, vars: Record<string, string>): string {
-  return text.replace(/\{\{([A-Z_]+)\}\}/g, (whole, name: string) => vars[name] ?? whole);
+  // Formatters may pad placeholders with spaces, so both spellings are accepted.
+  return text.replace(/\{\{\s*([A-Z_]+)\s*\}\}/g, (whole, name: string) => vars[name] ?? whole);
 }
 
 async function sha1Hex(bytes: Uint8Array): Promise<string> {
