@@ -1,6 +1,6 @@
 /**
- * Tracks open WebSockets so the service can count them, measure their
- * outbound queues and delivery latency, and close them all on shutdown.
+ * Tracks open WebSockets so the service can count them, measure delivery
+ * latency, and close them all on shutdown.
  *
  * @module
  */
@@ -52,13 +52,6 @@ export class Connections implements SocketObserver {
   /** Protocol bytes handed to sockets since start. */
   get bytesSent(): number {
     return this.#bytesSent;
-  }
-
-  /** Bytes queued in sockets and not yet written to the network. */
-  queuedBytes(): number {
-    let total = 0;
-    for (const s of this.#open.keys()) total += s.bufferedAmount ?? 0;
-    return total;
   }
 
   /** Records that an ingest batch is entering the engine now. */

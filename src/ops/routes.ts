@@ -32,14 +32,25 @@ const loadedAt = performance.now();
 export function opsRoutes(deps: OpsRouteDeps): Route[] {
   const startedAt = deps.startedAt ?? loadedAt;
   const routes: Route[] = [
-    { methods: ["GET"], path: OPS_PATHS.health, handle: () => healthResponse(startedAt) },
-    { methods: ["GET"], path: OPS_PATHS.ready, handle: () => readinessResponse(deps.readiness) },
+    {
+      methods: ["GET"],
+      path: OPS_PATHS.health,
+      scope: "public",
+      handle: () => healthResponse(startedAt),
+    },
+    {
+      methods: ["GET"],
+      path: OPS_PATHS.ready,
+      scope: "public",
+      handle: () => readinessResponse(deps.readiness),
+    },
   ];
   const metrics = deps.metrics;
   if (metrics) {
     routes.push({
       methods: ["GET"],
       path: OPS_PATHS.metrics,
+      scope: "public",
       handle: async () =>
         new Response(await metrics.registry.render(), {
           headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" },

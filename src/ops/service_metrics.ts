@@ -8,6 +8,7 @@
 
 import { type Counter, type Gauge, type Histogram, Registry } from "./metrics.ts";
 import { Connections } from "./connections.ts";
+import { outboundStats } from "../server/outbound.ts";
 
 /** Ingest body formats used as label values; anything else is `other`. */
 export const INGEST_FORMATS = ["arrow", "json", "ndjson", "csv", "none", "other"] as const;
@@ -106,7 +107,7 @@ export class ServiceMetrics {
     });
     this.#ingestBytes = r.counter({
       name: "perspective_ingest_bytes_total",
-      help: "Body bytes received by ingest, accepted or not.",
+      help: "Ingest body bytes as received (before any decompression), accepted or not.",
       labelNames: ["format"],
     });
     this.#ingestDuration = r.histogram({
@@ -140,6 +141,10 @@ export class ServiceMetrics {
       name: "perspective_outbound_queue_bytes",
       help: "Bytes queued in WebSockets and not yet written.",
     });
+    const dropped = r.counter({
+      name: "perspective_websocket_slow_consumers_dropped_total",
+      help: "WebSockets closed because their outbound queue passed its bound.",
+    });
     const c = this.connections;
     r.collect(() => {
       open.set(undefined, c.size);
@@ -148,7 +153,9 @@ export class ServiceMetrics {
       opened.inc(undefined, c.openedTotal);
       sent.reset();
       sent.inc(undefined, c.bytesSent);
-      queued.set(undefined, c.queuedBytes());
+      queued.set(undefined, outboundStats.queuedBytes());
+      dropped.reset();
+      dropped.inc(undefined, outboundStats.droppedSlow);
     });
     const mem = r.gauge({
       name: "perspective_process_memory_bytes",

@@ -75,6 +75,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     ...broadcastRoutes(deps.host, log, {
       outbound: deps.websocket?.outbound,
       idleTimeoutSeconds: deps.websocket?.idleTimeoutSeconds,
+      observer: deps.metrics?.connections,
     }),
     ...opsRoutes({ readiness: deps.readiness ?? readyNow(deps.host), metrics: deps.metrics }),
     ...tableReadRoutes(deps.host),
