@@ -14,13 +14,13 @@ export async function waitFor<T>(
   what: string,
   check: () => T | Promise<T>,
   { timeout = 20_000, interval = 25 }: { timeout?: number; interval?: number } = {},
-): Promise<T> {
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeout;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
       const value = await check();
-      if (value) return value;
+      if (value) return value as NonNullable<T>;
     } catch (err) {
       last = err;
     }
