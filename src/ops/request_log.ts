@@ -64,8 +64,12 @@ export function withRequestLog(
     };
     const length = res.headers.get("content-length");
     // An upgrade response must be returned as is, and a body of known size needs no counting.
-    if (res.status === 101 || res.body === null || length !== null) {
-      write(res.body === null && req.method === "HEAD" ? 0 : Number(length ?? 0));
+    if (req.method === "HEAD" || res.status === 101 || res.body === null) {
+      write(0);
+      return res;
+    }
+    if (length !== null) {
+      write(Number(length));
       return res;
     }
     return new Response(countBytes(res.body, write), {
