@@ -108,14 +108,16 @@ export class Security {
   async authorize(req: Request, scope: Scope, table?: string): Promise<Principal> {
     const principal = await this.authenticate(req);
     if (principal.via === "cookie") this.#checkCookieOrigin(req);
-    if (!allows(principal.grants, scope, table)) {
-      this.#log.info("request refused", { token: principal.name, scope, table });
-      const where = table === undefined ? "" : ` on table ${JSON.stringify(table)}`;
-      throw new HttpError(403, `this token lacks the ${scope} scope${where}`, {
-        "www-authenticate": `${CHALLENGE}, error="insufficient_scope", scope="${scope}"`,
-      });
-    }
+    if (!allows(principal.grants, scope, table)) throw this.#forbidden(principal, scope, table);
     return principal;
+  }
+
+  #forbidden(principal: Principal, scope: Scope, table?: string): HttpError {
+    this.#log.info("request refused", { token: principal.name, scope, table });
+    const where = table === undefined ? "" : ` on table ${JSON.stringify(table)}`;
+    return new HttpError(403, `this token lacks the ${scope} scope${where}`, {
+      "www-authenticate": `${CHALLENGE}, error="insufficient_scope", scope="${scope}"`,
+    });
   }
 
   /**
@@ -179,7 +181,14 @@ export class Security {
   ): Promise<Principal | undefined> {
     const needed = scopeFor(scope, req.method, ctx.path);
     if (needed === "public") return undefined;
-    const principal = await this.authorize(req, needed, ctx.params[tableParam]);
+    const table = ctx.params[tableParam];
+    if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+      // Upgrades carry the token in the query or a cookie and need the Origin check.
+      const { principal, grants } = await this.checkUpgrade(req);
+      if (!allows(grants, needed, table)) throw this.#forbidden(principal, needed, table);
+      return principal;
+    }
+    const principal = await this.authorize(req, needed, table);
     if (needed === "write") this.limitIngest(principal, ctx.remoteAddr);
     return principal;
   }

@@ -1,0 +1,179 @@
+import assert from "node:assert/strict";
+import perspective from "@finos/perspective";
+import type { Service } from "../../src/service.ts";
+import { waitFor } from "../support/wait.ts";
+import { ADMIN, PUBLIC_READER, READER, withSecuredService, WRITER, wsUrl } from "./helpers.ts";
+
+// The client types accept data only, but the engine also takes a schema.
+const SCHEMA = { x: "integer" } as unknown as Record<string, unknown[]>;
+const ROWS = [{ id: 1, v: 10 }, { id: 2, v: 20 }, { id: 3, v: 30 }];
+
+async function rows(service: Service, name: string): Promise<unknown> {
+  const table = await service.host.table(name);
+  assert(table, `table ${name} exists`);
+  const view = await table.view();
+  try {
+    return await view.to_json();
+  } finally {
+    await view.delete();
+  }
+}
+
+Deno.test("a read-only session's create, update, replace, remove, clear and delete are refused; the table is unchanged and the session still works", async () => {
+  await withSecuredService({}, async (service) => {
+    await service.host.createTable("sales_q1", ROWS, { index: "id" });
+    const client = await perspective.websocket(wsUrl(service, READER));
+    try {
+      const table = await client.open_table("sales_q1");
+      const refused = /refused: no write access to table "sales_q1"/;
+      await assert.rejects(() => table.update([{ id: 4, v: 40 }]), refused);
+      await assert.rejects(() => table.replace([{ id: 9, v: 90 }]), refused);
+      await assert.rejects(() => table.remove([1]), refused);
+      await assert.rejects(() => table.clear(), refused);
+      await assert.rejects(
+        () => client.table(SCHEMA, { name: "sales_new" }),
+        /refused: no write access to table "sales_new"/,
+      );
+      await assert.rejects(() => table.delete(), /refused: no admin access to table "sales_q1"/);
+      // Had any write reached the engine, a flush would apply it now.
+      await service.host.flush();
+      // The client gives up its handle on delete() even when the call fails,
+      // so the session is proven usable through a fresh one.
+      const again = await client.open_table("sales_q1");
+      assert.equal(await again.size(), 3);
+      const view = await again.view({ columns: ["id", "v"] });
+      assert.deepEqual(await view.to_json(), ROWS);
+      await view.delete();
+      assert.deepEqual(await rows(service, "sales_q1"), ROWS);
+      assert.deepEqual(await service.host.tableNames(), ["sales_q1"]);
+    } finally {
+      await client.terminate();
+    }
+  });
+});
+
+Deno.test("without tokens, WebSocket sessions are read-only unless ALLOW_EDIT is set", async () => {
+  await withSecuredService({ open: true }, async (service) => {
+    await service.host.createTable("t", ROWS, { index: "id" });
+    const client = await perspective.websocket(wsUrl(service));
+    try {
+      const table = await client.open_table("t");
+      await assert.rejects(() => table.update([{ id: 4, v: 40 }]), /refused/);
+      await service.host.flush();
+      assert.equal(await table.size(), 3);
+    } finally {
+      await client.terminate();
+    }
+  });
+  await withSecuredService({ open: true, env: { ALLOW_EDIT: "1" } }, async (service) => {
+    await service.host.createTable("t", ROWS, { index: "id" });
+    const client = await perspective.websocket(wsUrl(service));
+    try {
+      const table = await client.open_table("t");
+      await table.update([{ id: 4, v: 40 }]);
+      await waitFor("the update to apply", async () => (await table.size()) === 4);
+    } finally {
+      await client.terminate();
+    }
+  });
+});
+
+Deno.test("a writer updates tables matching its pattern and is refused elsewhere", async () => {
+  await withSecuredService({}, async (service) => {
+    await service.host.createTable("sales_q1", ROWS, { index: "id" });
+    await service.host.createTable("hr", ROWS, { index: "id" });
+    const client = await perspective.websocket(wsUrl(service, WRITER));
+    try {
+      const sales = await client.open_table("sales_q1");
+      await sales.update([{ id: 4, v: 40 }]);
+      await sales.remove([1]);
+      await waitFor("the writes to apply", async () => {
+        const ids = (await rows(service, "sales_q1") as { id: number }[]).map((r) => r.id);
+        return ids.join() === "2,3,4";
+      });
+      const hr = await client.open_table("hr");
+      await assert.rejects(() => hr.update([{ id: 4, v: 40 }]), /no write access to table "hr"/);
+      await service.host.flush();
+      assert.equal(await hr.size(), 3);
+      await assert.rejects(() => sales.delete(), /no admin access/);
+      assert.equal(await (await client.open_table("sales_q1")).size(), 3);
+    } finally {
+      await client.terminate();
+    }
+  });
+});
+
+Deno.test("an admin session may delete any table", async () => {
+  await withSecuredService({}, async (service) => {
+    await service.host.createTable("hr", ROWS, { index: "id" });
+    const client = await perspective.websocket(wsUrl(service, ADMIN));
+    try {
+      const hr = await client.open_table("hr");
+      await hr.delete();
+      await waitFor("hr to be gone", async () => !(await service.host.tableNames()).includes("hr"));
+    } finally {
+      await client.terminate();
+    }
+  });
+});
+
+Deno.test("tables a session creates are capped, refused for existing names, and dropped when it closes", async () => {
+  await withSecuredService({ limits: { maxTablesPerSession: 2 } }, async (service) => {
+    await service.host.createTable("sales_kept", ROWS, { index: "id" });
+    const client = await perspective.websocket(wsUrl(service, WRITER));
+    try {
+      await assert.rejects(
+        () => client.table(SCHEMA, { name: "sales_kept" }),
+        /a table named "sales_kept" already exists/,
+      );
+      const a = await client.table(SCHEMA, { name: "sales_a" });
+      await client.table(SCHEMA, { name: "sales_b" });
+      await assert.rejects(
+        () => client.table(SCHEMA, { name: "sales_c" }),
+        /already created 2 tables, the limit/,
+      );
+      // A session may delete what it created, which frees a slot.
+      await a.update([{ x: 1 }]);
+      await a.delete();
+      await waitFor("sales_a to be released", async () => {
+        try {
+          await client.table(SCHEMA, { name: "sales_c" });
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      assert.deepEqual((await service.host.tableNames()).sort(), [
+        "sales_b",
+        "sales_c",
+        "sales_kept",
+      ]);
+    } finally {
+      await client.terminate();
+    }
+    await waitFor(
+      "the session's tables to be dropped",
+      async () => (await service.host.tableNames()).join() === "sales_kept",
+    );
+    assert.deepEqual(await rows(service, "sales_kept"), ROWS);
+  });
+});
+
+Deno.test("a token limited to public_* cannot open views on other tables over the WebSocket", async () => {
+  await withSecuredService({}, async (service) => {
+    await service.host.createTable("public_prices", ROWS, { index: "id" });
+    await service.host.createTable("secret", ROWS, { index: "id" });
+    const client = await perspective.websocket(wsUrl(service, PUBLIC_READER));
+    try {
+      const open = await client.open_table("public_prices");
+      assert.equal(await open.size(), 3);
+      const secret = await client.open_table("secret");
+      await assert.rejects(() => secret.size(), /no read access to table "secret"/);
+      await assert.rejects(() => secret.view(), /no read access to table "secret"/);
+      await assert.rejects(() => secret.schema(), /no read access to table "secret"/);
+      assert.equal(await open.size(), 3);
+    } finally {
+      await client.terminate();
+    }
+  });
+});
