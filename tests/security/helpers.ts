@@ -13,6 +13,7 @@ import {
   type SecurityLimits,
 } from "../../src/security/mod.ts";
 import { websocketUrl } from "../support/service.ts";
+import type { Route } from "../../src/server/router.ts";
 
 /** Read on every table. */
 export const READER = "reader-token-6b1f0c3e9a7d4e21";
@@ -61,6 +62,8 @@ export interface SecuredOptions {
   open?: boolean;
   /** Logger. @default one that keeps nothing */
   log?: Logger;
+  /** Extra routes for the handler. */
+  routes?: Route[];
 }
 
 /** Runs `fn` against a service with the test tokens, closed afterwards. */
@@ -77,6 +80,7 @@ export async function withSecuredService<T>(
     demo: false,
     log: options.log ?? createLogger("error", () => {}),
     security: config,
+    handler: options.routes ? { routes: options.routes } : undefined,
   });
   try {
     return await fn(service);

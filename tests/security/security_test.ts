@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import type { Route } from "../../src/server/router.ts";
+import type { Service } from "../../src/service.ts";
+import {
+  ADMIN,
+  INGESTER,
+  PUBLIC_READER,
+  READER,
+  STRANGER,
+  withSecuredService,
+  WRITER,
+} from "./helpers.ts";
+
+/** Routes that stand in for the ingest and admin API, each declaring its scope. */
+const ROUTES: Route[] = [
+  {
+    methods: ["POST"],
+    path: "/api/probe/:table/rows",
+    scope: { POST: "write" },
+    handle: (_req, ctx) => Response.json({ wrote: ctx.params.table }),
+  },
+  {
+    methods: ["PUT"],
+    path: "/api/probe/:table",
+    scope: "admin",
+    handle: (_req, ctx) => Response.json({ created: ctx.params.table }),
+  },
+  {
+    methods: ["POST"],
+    path: "/api/undeclared",
+    handle: () => Response.json({ ok: true }),
+  },
+];
+
+async function call(
+  service: Service,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; text: string }> {
+  const res = await fetch(new URL(path.replace(/^\//, ""), service.url), { method, headers });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+Deno.test("GET /api/tables without a token is 401 with WWW-Authenticate; with a wrong one 401 invalid_token", async () => {
+  await withSecuredService({}, async (service) => {
+    const none = await call(service, "GET", "/api/tables");
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="perspective"');
+    assert.equal(none.headers.get("content-type"), "application/problem+json");
+    for (
+      const auth of [
+        `Bearer ${STRANGER}`,
+        `Basic ${btoa(`x:${READER}`)}`,
+        "Bearer",
+        `Bearer ${READER} extra`,
+      ]
+    ) {
+      const bad = await call(service, "GET", "/api/tables", { authorization: auth });
+      assert.equal(bad.status, 401, auth);
+      assert.match(bad.headers.get("www-authenticate")!, /error="invalid_token"/);
+      assert(!bad.text.includes(STRANGER) && !bad.text.includes(READER));
+    }
+    assert.equal((await call(service, "GET", "/api/tables", bearer(READER))).status, 200);
+    assert.equal((await call(service, "GET", "/api/tables", bearer(ADMIN))).status, 200);
+  });
+});
+
+Deno.test("a token limited to public_* gets 403 for other tables", async () => {
+  await withSecuredService({}, async (service) => {
+    await service.host.createTable("public_prices", [{ x: 1 }]);
+    await service.host.createTable("secret", [{ x: 1 }]);
+    const ok = await call(service, "GET", "/api/tables/public_prices", bearer(PUBLIC_READER));
+    assert.equal(ok.status, 200);
+    const no = await call(service, "GET", "/api/tables/secret", bearer(PUBLIC_READER));
+    assert.equal(no.status, 403);
+    assert.match(no.headers.get("www-authenticate")!, /insufficient_scope", scope="read"/);
+    assert(!no.text.includes(PUBLIC_READER));
+  });
+});
+
+Deno.test("write routes need write on the table and admin routes need admin", async () => {
+  await withSecuredService({ routes: ROUTES }, async (service) => {
+    const cases: [string, string, string, number][] = [
+      ["POST", "/api/probe/sales_eu/rows", READER, 403],
+      ["POST", "/api/probe/sales_eu/rows", WRITER, 200],
+      ["POST", "/api/probe/sales_eu/rows", INGESTER, 200],
+      ["POST", "/api/probe/hr/rows", WRITER, 403],
+      ["POST", "/api/probe/hr/rows", ADMIN, 200],
+      ["PUT", "/api/probe/sales_eu", WRITER, 403],
+      ["PUT", "/api/probe/sales_eu", ADMIN, 200],
+      ["GET", "/api/tables", INGESTER, 403],
+    ];
+    for (const [method, path, token, status] of cases) {
+      const res = await call(service, method, path, bearer(token));
+      assert.equal(res.status, status, `${method} ${path} with ${token.slice(0, 6)}`);
+    }
+  });
+});
+
+Deno.test("an /api/ route that declares no scope needs admin for writes", async () => {
+  await withSecuredService({ routes: ROUTES }, async (service) => {
+    assert.equal((await call(service, "POST", "/api/undeclared", bearer(WRITER))).status, 403);
+    assert.equal((await call(service, "POST", "/api/undeclared", bearer(ADMIN))).status, 200);
+    assert.equal((await call(service, "POST", "/api/undeclared")).status, 401);
+  });
+});
+
+Deno.test("pages and health checks need no token", async () => {
+  await withSecuredService({}, async (service) => {
+    assert.equal((await call(service, "GET", "/healthz")).status, 200);
+    assert.equal((await call(service, "GET", "/")).status, 200);
+  });
+});
+
+Deno.test("ingest requests past the per-token rate get 429 with Retry-After; other tokens are not affected", async () => {
+  await withSecuredService(
+    { routes: ROUTES, env: { INGEST_RPS: "1", INGEST_BURST: "2" } },
+    async (service) => {
+      const path = "/api/probe/sales_eu/rows";
+      assert.equal((await call(service, "POST", path, bearer(WRITER))).status, 200);
+      assert.equal((await call(service, "POST", path, bearer(WRITER))).status, 200);
+      const limited = await call(service, "POST", path, bearer(WRITER));
+      assert.equal(limited.status, 429);
+      assert.equal(limited.headers.get("retry-after"), "1");
+      assert.equal(limited.headers.get("content-type"), "application/problem+json");
+      assert.equal((await call(service, "POST", path, bearer(INGESTER))).status, 200);
+      // Reads are not rate limited.
+      for (let i = 0; i < 5; i++) {
+        assert.equal((await call(service, "GET", "/api/tables", bearer(WRITER))).status, 200);
+      }
+    },
+  );
+});
+
+Deno.test("a cookie token needs an acceptable Origin, and an Origin at all for writes", async () => {
+  await withSecuredService({ routes: ROUTES }, async (service) => {
+    const cookie = { cookie: `perspective_token=${ADMIN}` };
+    const self = `http://${service.addr.hostname}:${service.addr.port}`;
+    assert.equal((await call(service, "GET", "/api/tables", cookie)).status, 200);
+    assert.equal(
+      (await call(service, "GET", "/api/tables", { ...cookie, origin: "http://evil.example" }))
+        .status,
+      403,
+    );
+    assert.equal((await call(service, "PUT", "/api/probe/t", cookie)).status, 403);
+    assert.equal(
+      (await call(service, "PUT", "/api/probe/t", { ...cookie, origin: self })).status,
+      200,
+    );
+    // A bearer header is not ambient, so it needs no Origin check.
+    assert.equal((await call(service, "PUT", "/api/probe/t", bearer(ADMIN))).status, 200);
+  });
+});
+
+Deno.test("without tokens the HTTP API is open", async () => {
+  await withSecuredService({ open: true, routes: ROUTES }, async (service) => {
+    assert.equal((await call(service, "GET", "/api/tables")).status, 200);
+    assert.equal((await call(service, "PUT", "/api/probe/t")).status, 200);
+    assert.equal((await call(service, "POST", "/api/probe/t/rows")).status, 200);
+  });
+});
