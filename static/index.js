@@ -1,4 +1,6 @@
 // Lists the hosted tables and refreshes the list every second.
+import { authorizedFetch } from "./token.js";
+
 const body = document.getElementById("tables");
 const status = document.getElementById("status");
 const table = document.querySelector("table.tables");
@@ -37,7 +39,7 @@ function render(tables) {
 
 async function refresh() {
   try {
-    const res = await fetch(api, { cache: "no-store" });
+    const res = await authorizedFetch(api, { cache: "no-store" });
     if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
     render(await res.json());
     status.classList.remove("error");

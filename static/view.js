@@ -4,6 +4,7 @@ import perspective from "perspective";
 import "perspective-viewer";
 import "perspective-viewer-datagrid";
 import "perspective-viewer-d3fc";
+import { authorizedFetch, withToken } from "./token.js";
 
 const viewer = document.querySelector("perspective-viewer");
 const status = document.getElementById("status");
@@ -38,7 +39,15 @@ function savedLayout() {
 }
 
 async function openTable() {
-  const client = await perspective.websocket(websocketUrl());
+  // A refused WebSocket upgrade is invisible to the page, so the token is
+  // settled over HTTP first.
+  const probe = await authorizedFetch(
+    new URL(`../api/tables/${encodeURIComponent(tableName)}`, import.meta.url),
+  );
+  await probe.body?.cancel();
+  if (probe.status === 401) throw new Error("an access token is required");
+  if (probe.status === 403) throw new Error("this token may not read this table");
+  const client = await perspective.websocket(withToken(websocketUrl()));
   const remote = await client.open_table(tableName);
   if (mode === "server") return remote;
   // Replicated: a local engine in a worker mirrors the server's table.
