@@ -153,6 +153,28 @@ function pushBytes(out: number[], no: number, bytes: Uint8Array | number[]): voi
   for (const b of bytes) out.push(b);
 }
 
+/** Encodes `Response {msg_id, entity_id, <field>: body}`. */
+export function encodeResponse(
+  msgId: number,
+  entityId: string,
+  field: number,
+  body: Uint8Array,
+): Uint8Array {
+  const out: number[] = [];
+  pushVarint(out, (1 << 3) | WIRE_VARINT);
+  pushVarint(out, msgId);
+  if (entityId !== "") pushBytes(out, 2, encoder.encode(entityId));
+  pushBytes(out, field, body);
+  return new Uint8Array(out);
+}
+
+/** Encodes a list of length-delimited entries under one field number. */
+export function encodeRepeated(field: number, entries: readonly Uint8Array[]): Uint8Array {
+  const out: number[] = [];
+  for (const e of entries) pushBytes(out, field, e);
+  return new Uint8Array(out);
+}
+
 /** `Response.server_error`, per `perspective.proto`. */
 export const SERVER_ERROR_FIELD = 50;
 

@@ -8,8 +8,22 @@
  */
 
 import { classify, VIEW_DELETE_REQ } from "./classify.ts";
-import { decodeRequest, encodeServerError, ProtocolError, stringField } from "./protocol.ts";
+import {
+  decodeRequest,
+  encodeRepeated,
+  encodeResponse,
+  encodeServerError,
+  fields,
+  ProtocolError,
+  stringField,
+} from "./protocol.ts";
 import { allows, type Grants } from "./scopes.ts";
+
+/** `Request.get_hosted_tables_req` and `Response.get_hosted_tables_resp`. */
+const GET_HOSTED_TABLES_REQ = 4;
+const GET_HOSTED_TABLES_RESP = 4;
+/** Table-list requests one session may have filtered; the stock client makes one or two. */
+const MAX_LIST_REQUESTS = 1024;
 
 /** The engine operations the guard needs; `EngineHost` provides them. */
 export interface GuardHost {
@@ -62,6 +76,9 @@ export class SessionGuard {
   readonly #claimed: Set<string>;
   readonly #views = new Set<string>();
   readonly #tables = new Set<string>();
+  /** Message ids of this session's table-list requests whose answers are filtered. */
+  readonly #lists = new Set<number>();
+  readonly #readsAll: boolean;
 
   /** @param options Grants, limits and engine operations. */
   constructor(options: SessionGuardOptions) {
@@ -69,6 +86,7 @@ export class SessionGuard {
     this.#maxTables = options.maxTables;
     this.#host = options.host;
     this.#claimed = options.claimed;
+    this.#readsAll = options.grants.read?.includes("*") ?? false;
   }
 
   /** Tables this session created and still owns. */
@@ -96,6 +114,10 @@ export class SessionGuard {
     const table = JSON.stringify(entityId);
     switch (classify(kind)) {
       case "global":
+        if (kind === GET_HOSTED_TABLES_REQ && !this.#readsAll) {
+          if (this.#lists.size >= MAX_LIST_REQUESTS) return refuse("too many table-list requests");
+          this.#lists.add(msgId);
+        }
         return { allow: true };
       case "table-read":
         return allows(this.#grants, "read", entityId)
@@ -157,6 +179,36 @@ export class SessionGuard {
         if (!exists) this.#release(name);
       },
     };
+  }
+
+  /**
+   * Filters an outbound message: answers to this session's table-list
+   * requests keep only the tables it may read, so table names do not leak
+   * past a token's patterns. Everything else passes unchanged.
+   */
+  filterOutbound(bytes: Uint8Array): Uint8Array {
+    if (this.#lists.size === 0) return bytes;
+    let msgId = -1;
+    let entityId = "";
+    let list: Uint8Array | undefined;
+    try {
+      for (const f of fields(bytes)) {
+        if (f.no === 1) msgId = f.int;
+        else if (f.no === 2) entityId = new TextDecoder().decode(f.bytes);
+        else if (f.no === GET_HOSTED_TABLES_RESP) list = f.bytes;
+      }
+      if (list === undefined || !this.#lists.has(msgId)) return bytes;
+      const kept: Uint8Array[] = [];
+      for (const entry of fields(list)) {
+        if (entry.no !== 1) continue;
+        const name = stringField(entry.bytes, 1) ?? "";
+        if (allows(this.#grants, "read", name)) kept.push(entry.bytes);
+      }
+      return encodeResponse(msgId, entityId, GET_HOSTED_TABLES_RESP, encodeRepeated(1, kept));
+    } catch {
+      // The engine wrote it, so it parses; should it not, nothing leaks by dropping it.
+      return new Uint8Array(0);
+    }
   }
 
   #release(name: string): void {

@@ -87,6 +87,11 @@ export class SocketGate {
     }).catch((err) => this.#log.warn("websocket gate failed", { error: err }));
   }
 
+  /** Passes an outbound message through the session's filter. */
+  outbound(bytes: Uint8Array): Uint8Array {
+    return this.guard.filterOutbound(bytes);
+  }
+
   /** Releases the connection slot and drops the tables the session created. */
   async closed(): Promise<void> {
     if (this.#done) return;

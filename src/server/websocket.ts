@@ -60,7 +60,9 @@ export async function upgradeSession(
   const observer = options.observer;
   // Engine output goes through the bounded queue: a slow client is dropped, never buffered without bound.
   const outbound = new Outbound(socket, options.outbound);
-  const session = host.openSession((bytes) => {
+  const session = host.openSession((engineBytes) => {
+    const bytes = gate ? gate.outbound(engineBytes) : engineBytes;
+    if (bytes.byteLength === 0) return;
     if (outbound.send(bytes)) observer?.sent(socket, bytes.byteLength);
   });
   if (observer) socket.addEventListener("open", () => observer.opened(socket), { once: true });
@@ -74,9 +76,7 @@ export async function upgradeSession(
     if (!gate) return void session.handle(bytes);
     gate.receive(bytes, {
       deliver: (b) => session.handle(b),
-      reply: (b) => {
-        if (socket.readyState === WebSocket.OPEN) socket.send(b);
-      },
+      reply: (b) => void outbound.send(b),
       close: (code, reason) => socket.close(code, reason),
     });
   };

@@ -10,6 +10,7 @@ import {
   closeSocket,
   INGESTER,
   openSocket,
+  PUBLIC_READER,
   rawUpgrade,
   READER,
   STRANGER,
@@ -225,11 +226,12 @@ function serverError(bytes: Uint8Array): { msgId: number; entityId: string; mess
   return { msgId, entityId, message };
 }
 
-Deno.test("requests on another session's view, of unknown type, or naming two members are refused in the protocol", async () => {
+Deno.test("requests on another session's view, on tables outside the token's patterns, of unknown type, or naming two members are refused in the protocol", async () => {
   await withSecuredService({}, async (service) => {
     await service.host.createTable("t", [{ x: 1 }]);
     const client = await perspective.websocket(wsUrl(service, READER));
     const ws = await openSocket(wsUrl(service, READER));
+    const limited = await openSocket(wsUrl(service, PUBLIC_READER));
     try {
       // The stock client's view lives in another session, under an id this one cannot name.
       const view = await (await client.open_table("t")).view();
@@ -243,6 +245,16 @@ Deno.test("requests on another session's view, of unknown type, or naming two me
       reply = nextMessage(ws);
       ws.send(request(8, "t", 99));
       assert.match(serverError(await reply).message ?? "", /unknown request type 99/);
+      reply = nextMessage(limited);
+      limited.send(request(10, "t", 8)); // table_size_req on a table outside public_*
+      assert.deepEqual(serverError(await reply), {
+        msgId: 10,
+        entityId: "t",
+        message: 'refused: no read access to table "t"',
+      });
+      reply = nextMessage(limited);
+      limited.send(request(11, "t", 6, [0x0a, 0x01, 0x76])); // table_make_view_req, view "v"
+      assert.match(serverError(await reply).message ?? "", /no read access to table "t"/);
       const both = [...request(9, "t", 8), ...varint((33 << 3) | 2), 0];
       ws.send(new Uint8Array(both));
       assert.equal((await closed(ws)).code, CLOSE_INVALID_PAYLOAD);
@@ -251,6 +263,7 @@ Deno.test("requests on another session's view, of unknown type, or naming two me
       await view.delete();
     } finally {
       if (ws.readyState !== WebSocket.CLOSED) await closeSocket(ws);
+      await closeSocket(limited);
       await client.terminate();
     }
   });
