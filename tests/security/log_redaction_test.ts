@@ -43,7 +43,7 @@ Deno.test("nothing the service logs during a run with every kind of token use co
       await service.host.createTable("sales_q1", [{ id: 1 }], { index: "id" });
       const base = service.url;
       for (const token of ALL_TOKENS) {
-        const headers = [
+        const headers: Record<string, string>[] = [
           { authorization: `Bearer ${token}` },
           { cookie: `perspective_token=${token}`, origin: "http://evil.example" },
         ];

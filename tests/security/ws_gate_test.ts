@@ -34,11 +34,12 @@ Deno.test("an upgrade without a token gets 401 with WWW-Authenticate, before any
 
 Deno.test("an upgrade with a wrong token gets 401 invalid_token, and never echoes it", async () => {
   await withSecuredService({}, async (service) => {
-    for (
-      const attempt of [{ token: STRANGER }, {
-        headers: { cookie: `perspective_token=${STRANGER}` },
-      }, { headers: { authorization: `Bearer ${STRANGER}` } }]
-    ) {
+    const attempts: { token?: string; headers?: Record<string, string> }[] = [
+      { token: STRANGER },
+      { headers: { cookie: `perspective_token=${STRANGER}` } },
+      { headers: { authorization: `Bearer ${STRANGER}` } },
+    ];
+    for (const attempt of attempts) {
       const res = await rawUpgrade(service, attempt);
       assert.equal(res.status, 401);
       assert.match(res.headers["www-authenticate"], /error="invalid_token"/);
