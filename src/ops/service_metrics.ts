@@ -223,6 +223,11 @@ export class ServiceMetrics {
     this.#httpDuration.observe({ method: m }, seconds);
   }
 
+  /** HTTP requests being handled now, without running the scrape-time collectors. */
+  get requestsInFlight(): number {
+    return this.#httpInflight.get();
+  }
+
   /** Counts a request in or out of the in-flight gauge. */
   inflight(delta: 1 | -1): void {
     this.#httpInflight.inc(undefined, delta);

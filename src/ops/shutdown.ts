@@ -1,9 +1,9 @@
 /**
  * Graceful shutdown: on the first SIGTERM or SIGINT the service stops being
- * ready, stops accepting, closes WebSockets with 1001, lets in-flight
- * requests finish (so every ingest batch is either applied and acknowledged
- * or refused with 503), then exits 0 within a bounded drain time. A second
- * signal exits at once.
+ * ready and stops accepting work (writes and upgrades get 503), closes
+ * WebSockets with 1001, lets in-flight requests finish (so every ingest batch
+ * is either applied and acknowledged or refused), closes the listener, then
+ * exits 0 within a bounded drain time. A second signal exits at once.
  *
  * @module
  */
@@ -94,7 +94,7 @@ function drainingResponse(): Response {
 export interface DrainSteps {
   /** Marks the service not ready and starts refusing new work. */
   markDraining(): void;
-  /** Stops accepting connections; resolves once the server has finished. */
+  /** Closes the listener and idle connections; resolves once the server has finished. */
   stopAccepting(): Promise<void>;
   /** Closes WebSockets with 1001; resolves with how many did not close in time. */
   closeSockets(timeoutMs: number): Promise<number>;
@@ -112,7 +112,7 @@ export interface DrainResult {
   clean: boolean;
   /** Milliseconds the drain took. */
   ms: number;
-  /** Requests still in flight at the end. */
+  /** Requests still in flight when the wait for them ended. */
   inflight: number;
   /** Sockets that did not finish their close handshake in time. */
   socketsLeft: number;
@@ -130,16 +130,24 @@ export async function drain(steps: DrainSteps, timeoutMs: number): Promise<Drain
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs));
   steps.markDraining();
-  const serverDone = steps.stopAccepting().then(() => "done" as const, () => "done" as const);
   const socketsLeft = await steps.closeSockets(Math.min(2000, left()));
   const work = await Promise.race([steps.idle().then(() => "done" as const), deadline]);
-  steps.stopEngine();
-  const server = work === "done" ? await Promise.race([serverDone, deadline]) : "timeout";
+  const inflight = steps.inflight();
   clearTimeout(timer);
+  // Closing the server cuts request bodies still uploading, so it waits until
+  // in-flight requests are done; past the bound it cuts them, and each such
+  // batch fails whole.
+  const serverDone = steps.stopAccepting().then(() => "done" as const, () => "done" as const);
+  const grace = new Promise<"timeout">((r) =>
+    timer = setTimeout(() => r("timeout"), Math.max(left(), 1000))
+  );
+  const server = await Promise.race([serverDone, grace]);
+  clearTimeout(timer);
+  steps.stopEngine();
   return {
     clean: work === "done" && server === "done",
     ms: Math.round(performance.now() - t0),
-    inflight: steps.inflight(),
+    inflight,
     socketsLeft,
   };
 }

@@ -1,0 +1,294 @@
+import assert from "node:assert/strict";
+import { type Service, startService } from "../../src/service.ts";
+import { silentLogger } from "../../src/ops/log.ts";
+import { EngineHost } from "../../src/engine/host.ts";
+import { createHandler } from "../../src/server/handler.ts";
+import type { Route } from "../../src/server/router.ts";
+import { handleSignals, InFlight } from "../../src/ops/shutdown.ts";
+import { CLOSE_GOING_AWAY } from "../../src/ops/connections.ts";
+import { waitFor } from "../support/wait.ts";
+
+const ROWS_PER_BATCH = 20_000;
+
+/**
+ * An ingest path for the load: JSON rows into an existing table,
+ * acknowledged once applied. `getHost` is read per request because the
+ * service creates its host after its routes are handed over.
+ */
+function rowsRoute(getHost: () => EngineHost): Route {
+  return {
+    methods: ["POST"],
+    path: "/api/tables/:table/rows",
+    scope: "write",
+    handle: async (req, ctx) => {
+      const host = getHost();
+      const table = await host.table(ctx.params.table);
+      if (!table) return new Response(null, { status: 404 });
+      const rows = await req.json();
+      await table.update(rows);
+      await host.flush();
+      return Response.json({
+        table: ctx.params.table,
+        rows: rows.length,
+        size: await table.size(),
+      });
+    },
+  };
+}
+
+async function startWithRows(drainSeconds = 20, log = silentLogger): Promise<Service> {
+  let service: Service | undefined;
+  service = await startService({
+    port: 0,
+    demo: false,
+    log,
+    drainSeconds,
+    handler: { routes: [rowsRoute(() => service!.host)] },
+  });
+  return service;
+}
+
+type Outcome = { batch: number; result: "acked" | "refused" | "failed" };
+
+/** Posts batches in a loop until one is refused or fails, or `stop` says so. */
+async function writer(
+  url: string,
+  first: number,
+  step: number,
+  outcomes: Outcome[],
+  stop: () => boolean,
+): Promise<void> {
+  for (let batch = first; !stop(); batch += step) {
+    const rows = Array.from({ length: ROWS_PER_BATCH }, (_, i) => ({ batch, i }));
+    try {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(rows),
+      });
+      const body = await res.text();
+      if (res.status === 200) {
+        assert.equal(JSON.parse(body).rows, ROWS_PER_BATCH);
+        outcomes.push({ batch, result: "acked" });
+      } else {
+        assert.equal(res.status, 503, body);
+        assert.equal(res.headers.get("retry-after"), "1");
+        outcomes.push({ batch, result: "refused" });
+        return;
+      }
+    } catch {
+      // The connection closed under the request: its outcome is unknown to the client.
+      outcomes.push({ batch, result: "failed" });
+      return;
+    }
+  }
+}
+
+Deno.test("drain() under ingest load closes sockets with 1001, finishes in-flight batches and leaves none half-applied", async () => {
+  const service = await startWithRows();
+  const table = await service.host.createTable("load", { batch: "integer", i: "integer" });
+  const wsUrl = new URL("websocket", service.url).href.replace(/^http/, "ws");
+  const codes: number[] = [];
+  const sockets = await Promise.all(
+    [1, 2, 3].map(() =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(wsUrl);
+        ws.onopen = () => resolve(ws);
+        ws.onerror = () => reject(new Error("socket failed"));
+        ws.onclose = (e) => codes.push(e.code);
+      })
+    ),
+  );
+  const outcomes: Outcome[] = [];
+  let drained = false;
+  const url = new URL("api/tables/load/rows", service.url).href;
+  const writers = [0, 1, 2, 3].map((k) => writer(url, k, 4, outcomes, () => drained));
+  await waitFor("some batches acknowledged", () => outcomes.length >= 12);
+  const ready = await fetch(new URL("readyz", service.url));
+  assert.equal(ready.status, 200);
+  await ready.body?.cancel();
+  // Drain while batches are in flight, which is the point of the test.
+  await waitFor("a batch in flight", () => service.metrics.requestsInFlight > 0, { interval: 1 });
+  const inflightAtStart = service.metrics.requestsInFlight;
+  const ackedBefore = outcomes.length;
+  const result = await service.drain(20_000);
+  drained = true;
+  await Promise.all(writers);
+  console.log(
+    `drain under ingest load: ${result.ms} ms; batches in flight at the signal: ${inflightAtStart}, ` +
+      `acked before the drain: ${ackedBefore}, ` +
+      `after: ${outcomes.filter((o) => o.result === "acked").length - ackedBefore}`,
+  );
+
+  assert.equal(result.clean, true);
+  assert.equal(result.inflight, 0);
+  assert.equal(result.socketsLeft, 0);
+  await waitFor("every socket closed", () => codes.length === sockets.length);
+  assert.deepEqual(codes, [CLOSE_GOING_AWAY, CLOSE_GOING_AWAY, CLOSE_GOING_AWAY]);
+
+  // Every batch in the table is whole; every acknowledged batch is there.
+  const view = await table.view({
+    group_by: ["batch"],
+    columns: ["i"],
+    aggregates: { i: "count" },
+  });
+  const cols = await view.to_columns() as Record<string, unknown[]>;
+  await view.delete();
+  const counts = new Map<number, number>();
+  (cols.__ROW_PATH__ as unknown[][]).forEach((path, k) => {
+    if (path.length === 1) counts.set(path[0] as number, cols.i[k] as number);
+  });
+  for (const [batch, n] of counts) assert.equal(n, ROWS_PER_BATCH, `batch ${batch} is partial`);
+  const acked = outcomes.filter((o) => o.result === "acked");
+  for (const o of acked) assert.equal(counts.get(o.batch), ROWS_PER_BATCH, `acked ${o.batch}`);
+  for (const o of outcomes.filter((o) => o.result === "refused")) {
+    assert.equal(counts.has(o.batch), false, `refused batch ${o.batch} was applied`);
+  }
+  assert.equal(await table.size(), counts.size * ROWS_PER_BATCH);
+  assert.ok(acked.length >= 12);
+
+  // The listener is gone: new connections are refused.
+  await assert.rejects(fetch(new URL("healthz", service.url)));
+  await service.close();
+});
+
+Deno.test("InFlight refuses writes and upgrades with 503 while draining and still serves reads", async () => {
+  const host = await EngineHost.create();
+  try {
+    const inflight = new InFlight();
+    const handler = createHandler({ host, inflight, routes: [rowsRoute(() => host)] });
+    await host.createTable("t", { x: "integer" });
+    inflight.startDraining();
+    const post = await handler(
+      new Request("http://localhost/api/tables/t/rows", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: '[{"x": 1}]',
+      }),
+    );
+    assert.equal(post.status, 503);
+    assert.equal(post.headers.get("content-type"), "application/problem+json");
+    assert.equal(post.headers.get("retry-after"), "1");
+    assert.equal(post.headers.get("connection"), "close");
+    assert.equal((await post.json()).status, 503);
+    const upgrade = await handler(
+      new Request("http://localhost/websocket", { headers: { upgrade: "websocket" } }),
+    );
+    assert.equal(upgrade.status, 503);
+    await upgrade.body?.cancel();
+    const read = await handler(new Request("http://localhost/api/tables/t"));
+    assert.equal(read.status, 200);
+    assert.equal((await read.json()).size, 0);
+  } finally {
+    host.close();
+  }
+});
+
+/** Starts a POST whose body is sent in two parts; `finish()` sends the second. */
+function slowUpload(url: string, first: string, rest: string) {
+  let ctl!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      ctl = c;
+      c.enqueue(new TextEncoder().encode(first));
+    },
+  });
+  const client = new AbortController();
+  const response = fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+    signal: client.signal,
+  }).then(async (r) => ({ status: r.status, body: await r.text() }), () => undefined);
+  return {
+    response,
+    finish() {
+      ctl.enqueue(new TextEncoder().encode(rest));
+      ctl.close();
+    },
+    abort: () => client.abort(),
+  };
+}
+
+function inflightIs(service: Service, n: number): boolean {
+  return service.metrics.requestsInFlight === n;
+}
+
+Deno.test("drain() waits for a batch still uploading, applies and acknowledges it", async () => {
+  const service = await startWithRows();
+  const table = await service.host.createTable("t", { x: "integer" });
+  const upload = slowUpload(
+    new URL("api/tables/t/rows", service.url).href,
+    '[{"x": 1},',
+    '{"x": 2}]',
+  );
+  await waitFor("the upload in flight", () => inflightIs(service, 1));
+  const drained = service.drain(20_000);
+  await waitFor("not ready", async () => {
+    const res = await fetch(new URL("readyz", service.url));
+    await res.body?.cancel();
+    return res.status === 503;
+  });
+  upload.finish();
+  const res = await upload.response;
+  assert.equal(res?.status, 200);
+  assert.equal(JSON.parse(res!.body).rows, 2);
+  const result = await drained;
+  assert.equal(result.clean, true);
+  assert.equal(await table.size(), 2);
+});
+
+Deno.test("drain() gives up at its bound when a request never finishes, and the batch fails whole", async () => {
+  const service = await startWithRows();
+  const table = await service.host.createTable("t", { x: "integer" });
+  const upload = slowUpload(new URL("api/tables/t/rows", service.url).href, '[{"x": 1},', "");
+  await waitFor("the upload in flight", () => inflightIs(service, 1));
+  const result = await service.drain(600);
+  assert.equal(result.clean, false);
+  assert.equal(result.inflight, 1);
+  assert.ok(result.ms >= 550 && result.ms < 5000, `${result.ms} ms`);
+  upload.abort();
+  const res = await upload.response;
+  assert.notEqual(res?.status, 200);
+  assert.equal(await table.size(), 0);
+});
+
+Deno.test("handleSignals() drains on the first signal and exits 0; a second exits at once", async () => {
+  const listeners = new Map<string, () => void>();
+  const exits: number[] = [];
+  let finish!: (r: { clean: boolean; ms: number; inflight: number; socketsLeft: number }) => void;
+  let drains = 0;
+  handleSignals({
+    drain: () => {
+      drains++;
+      return new Promise((r) => finish = r);
+    },
+    log: silentLogger,
+    exit: (code) => void exits.push(code),
+    listen: (signal, fn) => void listeners.set(signal, fn),
+  });
+  assert.deepEqual([...listeners.keys()], ["SIGTERM", "SIGINT"]);
+  listeners.get("SIGTERM")!();
+  assert.equal(drains, 1);
+  assert.deepEqual(exits, []);
+  listeners.get("SIGINT")!();
+  assert.deepEqual(exits, [130]);
+  assert.equal(drains, 1);
+  finish({ clean: true, ms: 5, inflight: 0, socketsLeft: 0 });
+  await waitFor("the exit after the drain", () => exits.length === 2);
+  assert.deepEqual(exits, [130, 0]);
+});
+
+Deno.test("handleSignals() exits 1 when the drain hits its bound", async () => {
+  const listeners = new Map<string, () => void>();
+  const exits: number[] = [];
+  handleSignals({
+    drain: () => Promise.resolve({ clean: false, ms: 10_000, inflight: 2, socketsLeft: 0 }),
+    log: silentLogger,
+    exit: (code) => void exits.push(code),
+    listen: (signal, fn) => void listeners.set(signal, fn),
+  });
+  listeners.get("SIGINT")!();
+  await waitFor("the exit", () => exits.length === 1);
+  assert.deepEqual(exits, [1]);
+});
