@@ -17,7 +17,7 @@ export {
   type SecuritySection,
 } from "./config.ts";
 export { type Principal, type RouteScope, scopeFor, Security, TOKEN_PARAM } from "./security.ts";
-export { type Grants, type Scope, SCOPES } from "./scopes.ts";
+export { allows, type Grants, type Scope, SCOPES } from "./scopes.ts";
 export { sha256, timingSafeEqual, type TokenSpec } from "./tokens.ts";
 export {
   admitUpgrade,

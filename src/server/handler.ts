@@ -8,7 +8,7 @@
 import type { EngineHost } from "../engine/host.ts";
 import { type Logger, silentLogger } from "../ops/log.ts";
 import { errorResponse, HttpError } from "./http_error.ts";
-import { type Route, Router } from "./router.ts";
+import { type Route, type RouteContext, Router } from "./router.ts";
 import { pageRoutes } from "./pages.ts";
 import { CompressionCache } from "./compress.ts";
 import { type AssetRoots, findAssets } from "./assets.ts";
@@ -22,7 +22,7 @@ import type { ServiceMetrics } from "../ops/service_metrics.ts";
 import { withMetrics } from "../ops/instrument.ts";
 import { withRequestLog } from "../ops/request_log.ts";
 import type { InFlight } from "../ops/shutdown.ts";
-import { Security, securityConfig } from "../security/mod.ts";
+import { allows, Security, securityConfig } from "../security/mod.ts";
 
 /** Everything the handler needs, passed in so tests can build their own. */
 export interface HandlerDeps {
@@ -100,8 +100,9 @@ export function createHandler(deps: HandlerDeps): Handler {
       const hit = router.match(req.method, path);
       if (!hit) throw new HttpError(404, `no route for ${path}`);
       const remote = info?.remoteAddr as Deno.NetAddr | undefined;
-      const ctx = { params: hit.params, url, path, remoteAddr: remote?.hostname };
-      await security.guard(req, hit.route.scope, ctx, hit.route.tableParam);
+      const ctx: RouteContext = { params: hit.params, url, path, remoteAddr: remote?.hostname };
+      const principal = await security.guard(req, hit.route.scope, ctx, hit.route.tableParam);
+      if (principal) ctx.allows = (scope, table) => allows(principal.grants, scope, table);
       return await hit.route.handle(req, ctx);
     } catch (err) {
       if (!(err instanceof HttpError)) {

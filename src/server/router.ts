@@ -7,6 +7,7 @@
 
 import { HttpError } from "./http_error.ts";
 import type { RouteScope } from "../security/security.ts";
+import type { Scope } from "../security/scopes.ts";
 
 /** What a route handler receives besides the request. */
 export interface RouteContext {
@@ -18,6 +19,11 @@ export interface RouteContext {
   path: string;
   /** Remote address of the client, when known. */
   remoteAddr?: string;
+  /**
+   * Whether the caller may use `scope` on `table`, for routes that list
+   * tables. Absent on public routes. Never exposes the credential itself.
+   */
+  allows?: (scope: Scope, table: string) => boolean;
 }
 
 /** One route: a method set, a path pattern below the base path, and a handler. */

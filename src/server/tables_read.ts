@@ -14,8 +14,13 @@ export function tableReadRoutes(host: EngineHost): Route[] {
     {
       methods: ["GET"],
       path: "/api/tables",
-      handle: async () =>
-        Response.json(await host.listTables(), { headers: { "cache-control": "no-store" } }),
+      handle: async (_req, ctx) => {
+        // A token limited to some tables does not learn the others' names.
+        const tables = (await host.listTables()).filter((t) =>
+          ctx.allows?.("read", t.name) ?? true
+        );
+        return Response.json(tables, { headers: { "cache-control": "no-store" } });
+      },
     },
     {
       methods: ["GET"],

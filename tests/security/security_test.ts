@@ -68,12 +68,16 @@ Deno.test("GET /api/tables without a token is 401 with WWW-Authenticate; with a 
   });
 });
 
-Deno.test("a token limited to public_* gets 403 for other tables", async () => {
+Deno.test("a token limited to public_* gets 403 for other tables and does not see them listed", async () => {
   await withSecuredService({}, async (service) => {
     await service.host.createTable("public_prices", [{ x: 1 }]);
     await service.host.createTable("secret", [{ x: 1 }]);
     const ok = await call(service, "GET", "/api/tables/public_prices", bearer(PUBLIC_READER));
     assert.equal(ok.status, 200);
+    const list = await call(service, "GET", "/api/tables", bearer(PUBLIC_READER));
+    assert.deepEqual(JSON.parse(list.text).map((t: { name: string }) => t.name), ["public_prices"]);
+    const all = await call(service, "GET", "/api/tables", bearer(READER));
+    assert.equal(JSON.parse(all.text).length, 2);
     const no = await call(service, "GET", "/api/tables/secret", bearer(PUBLIC_READER));
     assert.equal(no.status, 403);
     assert.match(no.headers.get("www-authenticate")!, /insufficient_scope", scope="read"/);
