@@ -14,6 +14,7 @@ import { Readiness } from "./ops/health.ts";
 import { ServiceMetrics } from "./ops/service_metrics.ts";
 import { checkBinding, Security, type SecurityConfig, securityConfig } from "./security/mod.ts";
 import { DEFAULT_DRAIN_SECONDS, drain, type DrainResult, InFlight } from "./ops/shutdown.ts";
+import { BatchSink } from "./ingest/sink.ts";
 
 /** A running service. */
 export interface Service {
@@ -27,6 +28,8 @@ export interface Service {
   readiness: Readiness;
   /** Metrics behind `/metrics`. */
   metrics: ServiceMetrics;
+  /** Where every ingest source's batches go; `listen()` to count them. */
+  sink: BatchSink;
   /**
    * Drains: not ready, stop accepting, close WebSockets with 1001, finish
    * in-flight requests, stop the engine. Bounded by `timeoutMs`.
@@ -65,6 +68,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   metrics.watchHost(host);
   const readiness = options.handler?.readiness ?? new Readiness(host);
   const inflight = options.handler?.inflight ?? new InFlight();
+  const sink = options.handler?.sink ?? new BatchSink(host);
   const handler = createHandler({
     host,
     basePath,
@@ -74,6 +78,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     metrics,
     readiness,
     inflight,
+    sink,
   });
   const server = Deno.serve({
     hostname: options.host ?? "127.0.0.1",
@@ -95,6 +100,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       inflight: () => inflight.count,
       stopEngine: () => {
         stop.abort();
+        void sink.close();
         host.close();
       },
     }, timeoutMs);
@@ -106,6 +112,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     url: `http://${hostPart}:${addr.port}${basePath}/`,
     readiness,
     metrics,
+    sink,
     drain: drainOnce,
     async close() {
       await drainOnce();

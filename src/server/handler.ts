@@ -15,6 +15,8 @@ import { type AssetRoots, findAssets } from "./assets.ts";
 import { STATIC_DIR } from "./paths.ts";
 import { upgradeSession, type WebSocketOptions } from "./websocket.ts";
 import { tableReadRoutes } from "./tables_read.ts";
+import { tablesApiRoutes } from "./tables_api.ts";
+import { BatchSink } from "../ingest/sink.ts";
 import { broadcastRoutes } from "./broadcast_route.ts";
 import { opsRoutes } from "../ops/routes.ts";
 import { Readiness } from "../ops/health.ts";
@@ -48,6 +50,8 @@ export interface HandlerDeps {
   inflight?: InFlight;
   /** Authentication, authorization and limits. @default open development mode: HTTP open, WebSocket sessions read-only */
   security?: Security;
+  /** Where ingested batches go. @default a sink applying to `host` */
+  sink?: BatchSink;
 }
 
 /** A request handler in `Deno.serve` form. */
@@ -79,6 +83,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     }),
     ...opsRoutes({ readiness: deps.readiness ?? readyNow(deps.host), metrics: deps.metrics }),
     ...tableReadRoutes(deps.host),
+    ...tablesApiRoutes(deps.host, deps.sink ?? new BatchSink(deps.host)),
     ...pageRoutes({
       staticDir: deps.staticDir ?? STATIC_DIR,
       assets: deps.assets ?? findAssets(),

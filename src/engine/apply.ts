@@ -1,0 +1,183 @@
+/**
+ * Applies validated batches to the engine through the {@linkcode EngineHost},
+ * in two steps: {@linkcode BatchApplier.stage} hands the batch to the engine
+ * (the step that fixes its order), and the returned `settle` waits until
+ * the engine has processed it, so the reported size is real. Batches for
+ * one table must be staged one at a time; settling may overlap.
+ *
+ * @module
+ */
+
+import { EngineHost } from "./host.ts";
+import type { Table } from "./perspective.ts";
+import {
+  type BatchFormat,
+  type BatchResult,
+  IngestError,
+  StaleBatchError,
+  type ValidBatch,
+} from "../ingest/batch.ts";
+
+type UpdateOptions = Parameters<Table["update"]>[1];
+
+/** A staged batch: `settle` resolves once the engine has applied it. */
+export interface Staged {
+  /** Waits for the engine to process the batch and reports the result. */
+  settle(): Promise<BatchResult>;
+}
+
+/** Applies batches to one host; replaces are rehearsed on a private engine first. */
+export class BatchApplier {
+  readonly #host: EngineHost;
+  #scratch?: Promise<EngineHost>;
+  #rehearsals = 0;
+
+  /** @param host The engine host that owns the tables. */
+  constructor(host: EngineHost) {
+    this.#host = host;
+  }
+
+  /**
+   * Hands one validated batch to the engine.
+   *
+   * @throws {StaleBatchError} when the table is not the one validated against.
+   * @throws {IngestError} when the engine refuses the batch; the table is unchanged.
+   */
+  async stage(valid: ValidBatch): Promise<Staged> {
+    const { batch } = valid;
+    const name = batch.table;
+    let table = await this.#host.table(name);
+    if (valid.create ? table !== undefined : table === undefined || table !== valid.target) {
+      throw new StaleBatchError(name);
+    }
+    let created = false;
+    if (valid.create) {
+      table = await this.#create(name, valid);
+      created = true;
+      if (Object.keys(valid.create.schema).length === 0) {
+        return this.#settled(table, name, valid.rows, created);
+      }
+    }
+    const live = table!;
+    const data = engineData(valid.payload ?? batch.bytes);
+    const options = { format: valid.format } as UpdateOptions;
+    let rows = valid.rows;
+    try {
+      switch (batch.op) {
+        case "update":
+          await live.update(data, options);
+          break;
+        case "replace":
+          // A failed engine replace leaves the table empty, so it is rehearsed first.
+          await this.#rehearse(valid, data);
+          await live.replace(data, options);
+          break;
+        case "remove": {
+          const before = await this.#size(live);
+          await live.remove(valid.keys ?? []);
+          rows = before - await this.#size(live);
+          break;
+        }
+        case "clear":
+          rows = await this.#size(live);
+          await live.clear();
+          break;
+      }
+    } catch (err) {
+      if (created) await this.#host.dropTable(name).catch(() => {});
+      throw engineError(err);
+    }
+    return this.#settled(live, name, rows, created);
+  }
+
+  /** Stops the private engine used for rehearsals. */
+  async close(): Promise<void> {
+    const scratch = await this.#scratch?.catch(() => undefined);
+    scratch?.close();
+  }
+
+  #settled(table: Table, name: string, rows: number, created: boolean): Staged {
+    return {
+      settle: async () => {
+        await this.#host.flush();
+        let size = 0;
+        try {
+          size = await table.size();
+        } catch {
+          // Dropped right after the batch: the batch was applied all the same.
+        }
+        return { table: name, rows, size, created };
+      },
+    };
+  }
+
+  async #size(table: Table): Promise<number> {
+    await this.#host.flush();
+    return await table.size();
+  }
+
+  async #create(name: string, valid: ValidBatch): Promise<Table> {
+    const def = valid.create!;
+    const options = {
+      ...(def.index !== null ? { index: def.index } : {}),
+      ...(def.limit !== null ? { limit: def.limit } : {}),
+    };
+    try {
+      if (Object.keys(def.schema).length === 0) {
+        // CSV: the engine infers the schema and loads the rows in one step.
+        const text = new TextDecoder().decode(valid.batch.bytes);
+        return await this.#host.createTable(name, text, options);
+      }
+      return await this.#host.createTable(name, { ...def.schema }, options);
+    } catch (err) {
+      throw engineError(err);
+    }
+  }
+
+  async #rehearse(valid: ValidBatch, data: ArrayBuffer): Promise<void> {
+    const def = valid.def;
+    if (!def) return;
+    this.#scratch ??= EngineHost.create();
+    const scratch = await this.#scratch;
+    const name = `rehearsal-${++this.#rehearsals}`;
+    const table = await scratch.createTable(
+      name,
+      { ...def.schema },
+      def.index !== null ? { index: def.index } : {},
+    );
+    try {
+      await table.update(data.slice(0), { format: valid.format } as UpdateOptions);
+      await scratch.flush();
+    } finally {
+      await table.delete().catch(() => {});
+    }
+  }
+}
+
+/** The engine takes an `ArrayBuffer` holding exactly the payload. */
+function engineData(bytes: Uint8Array): ArrayBuffer {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) {
+    return bytes.buffer as ArrayBuffer;
+  }
+  return bytes.slice().buffer;
+}
+
+/** Formats whose failures the engine reports as conversion problems. */
+const CONVERSION = /conversion|coerce|Could not fill|Cannot append|Expected (int|double|bool)/i;
+
+/**
+ * Maps an engine error to a client error: conversion failures are 422,
+ * anything else it could not read is 400.
+ */
+export function engineError(err: unknown): IngestError {
+  if (err instanceof IngestError || err instanceof StaleBatchError) return err as IngestError;
+  const text = err instanceof Error ? err.message : String(err);
+  const detail = text.replace(/^Abort\(\):\s*/, "").trim().split("\n")[0].slice(0, 300);
+  return new IngestError(
+    CONVERSION.test(detail) ? 422 : 400,
+    `the engine refused the batch: ${detail}`,
+  );
+}
+
+/** Re-exported for batch logs that name formats. */
+export type { BatchFormat };

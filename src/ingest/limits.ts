@@ -1,0 +1,29 @@
+/**
+ * Size and shape limits for ingest, in one mutable object so the security
+ * layer and the config file can set them.
+ *
+ * @module
+ */
+
+/** Ingest limits. */
+export interface IngestLimits {
+  /** Bytes of request body read before a 413. @default 64 MiB */
+  maxBodyBytes: number;
+  /** Bytes after `Content-Encoding` is undone, before a 413. @default 256 MiB */
+  maxDecodedBytes: number;
+  /** Nesting depth of a JSON document before a 400. @default 32 */
+  maxJsonDepth: number;
+}
+
+/** The defaults, for reference and for resetting. */
+export const DEFAULT_INGEST_LIMITS: Readonly<IngestLimits> = Object.freeze({
+  maxBodyBytes: 64 * 1024 * 1024,
+  maxDecodedBytes: 256 * 1024 * 1024,
+  maxJsonDepth: 32,
+});
+
+/**
+ * The service-wide limits. Code that takes a limits option defaults to this
+ * object, so changing a field here changes every later request.
+ */
+export const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS };

@@ -1,0 +1,46 @@
+/**
+ * `GET /api/tables/{table}/rows`: exports a table as Arrow, CSV, JSON,
+ * NDJSON or JSON columns, chosen by `?format=` or `Accept`.
+ *
+ * @module
+ */
+
+import type { EngineHost } from "../engine/host.ts";
+import { exportRows } from "../engine/export.ts";
+import { EXPORT_TYPES, negotiateExport } from "../ingest/media.ts";
+import { HttpError } from "./http_error.ts";
+import { asHttp } from "./ingest_http.ts";
+import type { Route } from "./router.ts";
+
+/** The export route. */
+export function rowExportRoutes(host: EngineHost): Route[] {
+  return [{
+    methods: ["GET"],
+    path: "/api/tables/:table/rows",
+    scope: "read",
+    handle: (req, ctx) =>
+      asHttp(async () => {
+        const format = negotiateExport(
+          ctx.url.searchParams.get("format"),
+          req.headers.get("accept"),
+        );
+        if (!format) {
+          throw new HttpError(
+            406,
+            "cannot produce any accepted type; use Arrow, CSV, JSON or NDJSON, or ?format=",
+          );
+        }
+        const body = await exportRows(host, ctx.params.table, format);
+        if (body === undefined) {
+          throw new HttpError(404, `no table named ${JSON.stringify(ctx.params.table)}`);
+        }
+        return new Response(body as BodyInit, {
+          headers: {
+            "content-type": EXPORT_TYPES[format],
+            "cache-control": "no-store",
+            vary: "accept",
+          },
+        });
+      }),
+  }];
+}

@@ -1,0 +1,25 @@
+/**
+ * The write and export side of `/api/tables`, plus the OpenAPI description,
+ * as one route list for the handler.
+ *
+ * @module
+ */
+
+import type { EngineHost } from "../engine/host.ts";
+import type { IngestLimits } from "../ingest/limits.ts";
+import type { BatchSink } from "../ingest/sink.ts";
+import { openApiRoutes } from "./openapi.ts";
+import { rowExportRoutes } from "./rows_export.ts";
+import { rowWriteRoutes } from "./rows_write.ts";
+import type { Route } from "./router.ts";
+import { tableWriteRoutes } from "./tables_write.ts";
+
+/** Routes for table definitions, rows in and out, and `GET /api/openapi.json`. */
+export function tablesApiRoutes(host: EngineHost, sink: BatchSink, limits?: IngestLimits): Route[] {
+  return [
+    ...openApiRoutes(),
+    ...tableWriteRoutes(host, sink, limits),
+    ...rowWriteRoutes(sink, limits),
+    ...rowExportRoutes(host),
+  ];
+}

@@ -1,0 +1,69 @@
+/**
+ * Table definition routes: `PUT /api/tables/{table}` creates a table from
+ * `{schema, index?, limit?}` (201, 200 for the same definition again, 409
+ * for a different one) and `DELETE /api/tables/{table}` drops it (204).
+ *
+ * @module
+ */
+
+import type { EngineHost } from "../engine/host.ts";
+import { readLimited } from "../ingest/body.ts";
+import { parseJson } from "../ingest/json_safe.ts";
+import { type IngestLimits, limits as sharedLimits } from "../ingest/limits.ts";
+import type { BatchSink } from "../ingest/sink.ts";
+import { checkTableName } from "../ingest/sink.ts";
+import { parseTableDef, sameDefinition } from "../ingest/table_def.ts";
+import { formatForContentType } from "../ingest/media.ts";
+import { HttpError } from "./http_error.ts";
+import { asHttp, jsonReply } from "./ingest_http.ts";
+import type { Route } from "./router.ts";
+
+/** Largest table definition body read. */
+export const MAX_DEFINITION_BYTES = 1024 * 1024;
+
+/** Routes that create and drop tables. */
+export function tableWriteRoutes(
+  host: EngineHost,
+  sink: BatchSink,
+  limits: IngestLimits = sharedLimits,
+): Route[] {
+  return [{
+    methods: ["PUT", "DELETE"],
+    path: "/api/tables/:table",
+    scope: "admin",
+    handle: (req, ctx) =>
+      asHttp(async () => {
+        const name = ctx.params.table;
+        checkTableName(name);
+        if (req.method === "DELETE") {
+          if (!(await host.dropTable(name))) {
+            throw new HttpError(404, `no table named ${JSON.stringify(name)}`);
+          }
+          return new Response(null, { status: 204 });
+        }
+        if (formatForContentType(req.headers.get("content-type")) !== "json") {
+          throw new HttpError(415, "a table definition is application/json");
+        }
+        const max = Math.min(MAX_DEFINITION_BYTES, limits.maxBodyBytes);
+        const body = req.body ? await readLimited(req.body, max) : new Uint8Array(0);
+        const def = parseTableDef(parseJson(body, limits.maxJsonDepth));
+        const existing = await sink.definition(name);
+        if (existing) {
+          if (!sameDefinition(existing, def)) {
+            throw new HttpError(
+              409,
+              `table ${JSON.stringify(name)} exists with another definition`,
+            );
+          }
+          return jsonReply(await host.tableInfo(name));
+        }
+        await host.createTable(name, { ...def.schema }, {
+          ...(def.index !== null ? { index: def.index } : {}),
+          ...(def.limit !== null ? { limit: def.limit } : {}),
+        });
+        return jsonReply(await host.tableInfo(name), 201, {
+          location: `./${encodeURIComponent(name)}`,
+        });
+      }),
+  }];
+}

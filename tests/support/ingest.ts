@@ -1,0 +1,81 @@
+/**
+ * A handler with its own engine host and sink, for ingest tests that do not
+ * need a socket.
+ *
+ * @module
+ */
+
+import { EngineHost } from "../../src/engine/host.ts";
+import { createHandler, type Handler } from "../../src/server/handler.ts";
+import { BatchSink, type SinkOptions } from "../../src/ingest/sink.ts";
+import type { IngestEvent } from "../../src/ingest/sink.ts";
+
+/** What {@linkcode withApi} hands the test. */
+export interface Api {
+  /** The engine host. */
+  host: EngineHost;
+  /** The sink. */
+  sink: BatchSink;
+  /** Every ingest event so far. */
+  events: IngestEvent[];
+  /** The handler. */
+  handler: Handler;
+  /** Calls the handler for `path` below the root. */
+  call(method: string, path: string, init?: RequestInit): Promise<Response>;
+  /** `call` and parse the JSON body (problem bodies included). */
+  // deno-lint-ignore no-explicit-any
+  json(method: string, path: string, init?: RequestInit): Promise<{ status: number; body: any }>;
+  /** All rows of a table as JSON columns, or undefined when it does not exist. */
+  rows(table: string): Promise<Record<string, unknown[]> | undefined>;
+}
+
+/** Runs `fn` with a fresh host, sink and handler, and closes them afterwards. */
+export async function withApi<T>(
+  fn: (api: Api) => Promise<T>,
+  options: SinkOptions = {},
+): Promise<T> {
+  const host = await EngineHost.create();
+  const events: IngestEvent[] = [];
+  const sink = new BatchSink(host, { ...options, onEvent: (e) => events.push(e) });
+  const handler = createHandler({ host, sink });
+  const call = (method: string, path: string, init: RequestInit = {}) =>
+    handler(new Request(`http://127.0.0.1${path}`, { method, ...init }));
+  const api: Api = {
+    host,
+    sink,
+    events,
+    handler,
+    call,
+    async json(method, path, init) {
+      const res = await call(method, path, init);
+      const text = await res.text();
+      return { status: res.status, body: text === "" ? undefined : JSON.parse(text) };
+    },
+    async rows(table) {
+      const t = await host.table(table);
+      if (!t) return undefined;
+      await host.flush();
+      const view = await t.view();
+      try {
+        return await view.to_columns() as Record<string, unknown[]>;
+      } finally {
+        await view.delete();
+      }
+    },
+  };
+  try {
+    return await fn(api);
+  } finally {
+    await sink.close();
+    host.close();
+  }
+}
+
+/** Request init for a body of `type`. */
+export function body(
+  type: string,
+  data: BodyInit,
+  headers: Record<string, string> = {},
+): RequestInit {
+  return { body: data, headers: { "content-type": type, ...headers } };
+}
