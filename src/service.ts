@@ -15,6 +15,9 @@ import { ServiceMetrics } from "./ops/service_metrics.ts";
 import { checkBinding, Security, type SecurityConfig, securityConfig } from "./security/mod.ts";
 import { DEFAULT_DRAIN_SECONDS, drain, type DrainResult, InFlight } from "./ops/shutdown.ts";
 import { BatchSink } from "./ingest/sink.ts";
+import { limits as ingestLimits } from "./ingest/limits.ts";
+import type { FileConfig } from "./config/file.ts";
+import { createConfiguredTables, startConfiguredSources } from "./ingest/startup.ts";
 
 /** A running service. */
 export interface Service {
@@ -51,6 +54,8 @@ export interface ServiceOptions extends Partial<EnvConfig> {
   maxUpdateRate?: number;
   /** Tokens, origins and limits. @default open development mode, which refuses non-loopback hosts */
   security?: SecurityConfig;
+  /** The config file: tables, sources, ingest limits. */
+  config?: FileConfig;
 }
 
 /** Starts the service and resolves once it listens. */
@@ -68,7 +73,26 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   metrics.watchHost(host);
   const readiness = options.handler?.readiness ?? new Readiness(host);
   const inflight = options.handler?.inflight ?? new InFlight();
-  const sink = options.handler?.sink ?? new BatchSink(host);
+  const sink = options.handler?.sink ?? new BatchSink(host, {
+    autoCreate: options.config?.autoCreate,
+    limits: { ...ingestLimits, ...options.config?.limits },
+  });
+  if (options.config) {
+    await createConfiguredTables(options.config, host, sink);
+    readiness.expectTables(options.config.tables.map((t) => t.name));
+  }
+  const sources = options.config
+    ? await startConfiguredSources(options.config, sink, log)
+    : undefined;
+  sink.listen((e) =>
+    metrics.observeIngest({
+      format: e.format,
+      status: e.status,
+      rows: e.rows,
+      bytes: e.bytes,
+      seconds: e.durationMs / 1000,
+    })
+  );
   const handler = createHandler({
     host,
     basePath,
@@ -92,6 +116,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     draining ??= drain({
       markDraining: () => {
         readiness.markDraining();
+        void sources?.stop();
         inflight.startDraining();
       },
       stopAccepting: () => server.shutdown(),

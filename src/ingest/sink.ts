@@ -78,6 +78,8 @@ export class BatchSink implements Sink {
   readonly #listeners = new Set<(event: IngestEvent) => void>();
   /** Whether unknown tables are created from `update` batches. */
   autoCreate: boolean;
+  /** The limits in force for this sink's sources. */
+  readonly limits: IngestLimits;
 
   /** @param host The engine host the batches go to. */
   constructor(host: EngineHost, options: SinkOptions = {}) {
@@ -85,6 +87,7 @@ export class BatchSink implements Sink {
     this.#applier = new BatchApplier(host);
     this.#log = options.log ?? new MemoryBatchLog((v) => this.#applier.stage(v));
     this.#limits = options.limits ?? sharedLimits;
+    this.limits = this.#limits;
     this.#onEvent = options.onEvent;
     this.autoCreate = options.autoCreate ?? true;
   }

@@ -18,8 +18,8 @@ import { tableWriteRoutes } from "./tables_write.ts";
 export function tablesApiRoutes(host: EngineHost, sink: BatchSink, limits?: IngestLimits): Route[] {
   return [
     ...openApiRoutes(),
-    ...tableWriteRoutes(host, sink, limits),
-    ...rowWriteRoutes(sink, limits),
+    ...tableWriteRoutes(host, sink, limits ?? sink.limits),
+    ...rowWriteRoutes(sink, limits ?? sink.limits),
     ...rowExportRoutes(host),
   ];
 }

@@ -1,0 +1,60 @@
+/**
+ * Start-up from the config file: creates the configured tables and starts
+ * the configured sources.
+ *
+ * @module
+ */
+
+import type { EngineHost } from "../engine/host.ts";
+import type { Logger } from "../ops/log.ts";
+import { ConfigError } from "../config/env.ts";
+import type { FileConfig } from "../config/file.ts";
+import type { BatchSink } from "./sink.ts";
+import { sameDefinition } from "./table_def.ts";
+import { type RunningSources, SourceError, startSources } from "./source.ts";
+
+/**
+ * Creates each configured table that does not exist yet.
+ *
+ * @throws {ConfigError} when a table exists with another definition.
+ */
+export async function createConfiguredTables(
+  config: FileConfig,
+  host: EngineHost,
+  sink: BatchSink,
+): Promise<void> {
+  for (const [i, t] of config.tables.entries()) {
+    const existing = await sink.definition(t.name);
+    if (existing) {
+      if (!sameDefinition(existing, t)) {
+        throw new ConfigError(`tables[${i}]`, `table ${t.name} exists with another definition`);
+      }
+      continue;
+    }
+    await host.createTable(t.name, { ...t.schema }, {
+      ...(t.index !== null ? { index: t.index } : {}),
+      ...(t.limit !== null ? { limit: t.limit } : {}),
+    });
+  }
+}
+
+/**
+ * Starts the configured sources.
+ *
+ * @throws {ConfigError} naming the source that cannot be loaded.
+ */
+export async function startConfiguredSources(
+  config: FileConfig,
+  sink: BatchSink,
+  log: Logger,
+): Promise<RunningSources> {
+  try {
+    return await startSources(config.sources, { sink, log, baseDir: config.baseDir });
+  } catch (err) {
+    if (err instanceof SourceError) {
+      const i = config.sources.findIndex((s) => s.use === err.source);
+      throw new ConfigError(`sources[${Math.max(0, i)}].use`, err.message);
+    }
+    throw err;
+  }
+}
