@@ -22,10 +22,10 @@ export interface SocketObserver {
 export type DeliveryObserver = (seconds: number) => void;
 
 /**
- * Holds the open sockets. Delivery latency is the time from the start of the
- * most recent ingest batch ({@linkcode Connections.markBatch}) to the first
- * message each socket is sent after it, which is when that socket's viewers
- * can first see the batch.
+ * Holds the open sockets. Delivery latency is the time from the arrival of
+ * the most recent ingest request ({@linkcode Connections.markBatch}) to the
+ * first message each socket is sent after it, which is when that socket's
+ * viewers can first see the batch.
  */
 export class Connections implements SocketObserver {
   readonly #open = new Map<WebSocket, { mark: number }>();
@@ -54,7 +54,7 @@ export class Connections implements SocketObserver {
     return this.#bytesSent;
   }
 
-  /** Records that an ingest batch is entering the engine now. */
+  /** Records that an ingest request arrived now. */
   markBatch(): void {
     this.#lastBatch = performance.now();
   }

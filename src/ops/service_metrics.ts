@@ -10,8 +10,11 @@ import { type Counter, type Gauge, type Histogram, Registry } from "./metrics.ts
 import { Connections } from "./connections.ts";
 import { outboundStats } from "../server/outbound.ts";
 
-/** Ingest body formats used as label values; anything else is `other`. */
-export const INGEST_FORMATS = ["arrow", "json", "ndjson", "csv", "none", "other"] as const;
+/**
+ * Ingest batch formats used as label values (the sink's formats: `columns`
+ * is a JSON column object); anything else is `other`.
+ */
+export const INGEST_FORMATS = ["arrow", "json", "columns", "ndjson", "csv", "other"] as const;
 
 /** An ingest format label value. */
 export type IngestFormat = typeof INGEST_FORMATS[number];
@@ -24,9 +27,9 @@ export const MAX_TABLE_SERIES = 200;
 
 /** What a source reports about one batch. */
 export interface IngestObservation {
-  /** Body format, as a label value (see {@linkcode ingestFormat}). */
+  /** Batch format, one of {@linkcode INGEST_FORMATS}. */
   format: string;
-  /** HTTP status the batch was answered with (200 accepted, 4xx/5xx refused). */
+  /** Status the batch was answered with (200 or 201 accepted, 4xx/5xx refused). */
   status: number;
   /** Rows applied; 0 for a refused batch. @default 0 */
   rows?: number;
@@ -44,17 +47,6 @@ export interface MetricsHost {
   listTables(): Promise<{ name: string; size: number }[]>;
   /** The engine's in-process client, for its memory figures. */
   readonly client: { system_info(): Promise<{ heap_size?: unknown; used_size?: unknown }> };
-}
-
-/** Maps a `Content-Type` (or a `?format=` value) to an ingest format label. */
-export function ingestFormat(contentType: string | null | undefined): IngestFormat {
-  if (!contentType) return "none";
-  const t = contentType.split(";")[0].trim().toLowerCase();
-  if (t.includes("arrow")) return "arrow";
-  if (t === "application/json" || t === "json") return "json";
-  if (t === "application/x-ndjson" || t === "ndjson" || t === "application/jsonl") return "ndjson";
-  if (t === "text/csv" || t === "csv") return "csv";
-  return "other";
 }
 
 /** Every metric the service exports, and the calls that feed them. */
@@ -107,17 +99,17 @@ export class ServiceMetrics {
     });
     this.#ingestBytes = r.counter({
       name: "perspective_ingest_bytes_total",
-      help: "Ingest body bytes as received (before any decompression), accepted or not.",
+      help: "Ingest payload bytes (after decompression), accepted or not.",
       labelNames: ["format"],
     });
     this.#ingestDuration = r.histogram({
       name: "perspective_ingest_duration_seconds",
-      help: "Time from an ingest request to its acknowledgement.",
+      help: "Time from a batch's submission to the sink to its acknowledgement or refusal.",
       labelNames: ["format"],
     });
     this.#delivery = r.histogram({
       name: "perspective_delivery_latency_seconds",
-      help: "Time from an ingest batch entering the engine to each socket's next message.",
+      help: "Time from the latest ingest request's arrival to each socket's next message.",
     });
     this.connections = new Connections((s) => this.#delivery.observe(undefined, s));
     this.#socketMetrics();
@@ -244,7 +236,7 @@ export class ServiceMetrics {
     this.#ingestDuration.observe({ format }, o.seconds);
   }
 
-  /** Marks a batch entering the engine, for delivery latency. */
+  /** Marks an ingest request's arrival, for delivery latency. */
   markBatch(): void {
     this.connections.markBatch();
   }

@@ -19,6 +19,9 @@ Deno.test("Registry.render() output passes the format rules and parses back to t
   h.observe({ op: "read" }, 0.05);
   h.observe({ op: "read" }, 0.5);
   h.observe({ op: "read" }, 7);
+  const plain = r.histogram({ name: "t_plain_seconds", help: "No labels.", buckets: [1] });
+  plain.observe(undefined, 0.5);
+  plain.observe(undefined, 2);
   const text = await r.render();
   const families = checkExposition(text);
   assert.deepEqual(sampleValue(families, "t_requests_total", { code: "200" }), 3);
@@ -29,6 +32,11 @@ Deno.test("Registry.render() output passes the format rules and parses back to t
   assert.deepEqual(hist.metrics[0].buckets, { "0.1": "1", "1": "2", "+Inf": "3" });
   assert.match(text, /^t_latency_seconds_sum\{op="read"\} 7\.55$/m);
   assert.match(text, /^t_latency_seconds_count\{op="read"\} 3$/m);
+  assert.match(
+    text,
+    /^t_plain_seconds_bucket\{le="1"\} 1\nt_plain_seconds_bucket\{le="\+Inf"\} 2\n/m,
+  );
+  assert.match(text, /^t_plain_seconds_count 2$/m);
 });
 
 Deno.test("Registry.render() escapes label values and help text so they parse back unchanged", async () => {
@@ -98,6 +106,13 @@ Deno.test("checkExposition() rejects text that breaks the rules", () => {
   );
   assert.throws(
     () => checkExposition('# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 1\n'),
+    /differs from _count/,
+  );
+  assert.throws(
+    () =>
+      checkExposition(
+        '# TYPE h histogram\nh_bucket{a="1",le="+Inf"} 2\nh_sum{a="1"} 1\nh_count{a="1"} 1\n',
+      ),
     /differs from _count/,
   );
   assert.throws(

@@ -87,7 +87,9 @@ export function checkExposition(text: string): ParsedFamily[] {
         const le = /(?:^|[{,])le="([^"]*)"/.exec(m[2] ?? "")?.[1];
         if (le === undefined) throw new Error(`bucket without le: ${line}`);
         const bound = le === "+Inf" ? Infinity : Number(le);
-        const rest = (m[2] ?? "").replace(/(?:^\{|,)le="[^"]*"/, "");
+        const others = (m[2] ?? "{}").slice(1, -1).split(/,(?=[a-zA-Z_][a-zA-Z0-9_]*=")/)
+          .filter((p) => p !== "" && !p.startsWith('le="'));
+        const rest = others.length > 0 ? `{${others.join(",")}}` : "";
         const prev = lastBound.get(rest);
         if (prev !== undefined && !(bound > prev)) throw new Error(`bounds not ascending: ${line}`);
         lastBound.set(rest, bound);

@@ -3,49 +3,15 @@ import { type Service, startService } from "../../src/service.ts";
 import { silentLogger } from "../../src/ops/log.ts";
 import { EngineHost } from "../../src/engine/host.ts";
 import { createHandler } from "../../src/server/handler.ts";
-import type { Route } from "../../src/server/router.ts";
+import { BatchSink } from "../../src/ingest/sink.ts";
 import { handleSignals, InFlight } from "../../src/ops/shutdown.ts";
 import { CLOSE_GOING_AWAY } from "../../src/ops/connections.ts";
 import { waitFor } from "../support/wait.ts";
 
 const ROWS_PER_BATCH = 20_000;
 
-/**
- * An ingest path for the load: JSON rows into an existing table,
- * acknowledged once applied. `getHost` is read per request because the
- * service creates its host after its routes are handed over.
- */
-function rowsRoute(getHost: () => EngineHost): Route {
-  return {
-    methods: ["POST"],
-    path: "/api/tables/:table/rows",
-    scope: "write",
-    handle: async (req, ctx) => {
-      const host = getHost();
-      const table = await host.table(ctx.params.table);
-      if (!table) return new Response(null, { status: 404 });
-      const rows = await req.json();
-      await table.update(rows);
-      await host.flush();
-      return Response.json({
-        table: ctx.params.table,
-        rows: rows.length,
-        size: await table.size(),
-      });
-    },
-  };
-}
-
-async function startWithRows(drainSeconds = 20, log = silentLogger): Promise<Service> {
-  let service: Service | undefined;
-  service = await startService({
-    port: 0,
-    demo: false,
-    log,
-    drainSeconds,
-    handler: { routes: [rowsRoute(() => service!.host)] },
-  });
-  return service;
+function start(drainSeconds = 20): Promise<Service> {
+  return startService({ port: 0, demo: false, log: silentLogger, drainSeconds });
 }
 
 type Outcome = { batch: number; result: "acked" | "refused" | "failed" };
@@ -85,7 +51,7 @@ async function writer(
 }
 
 Deno.test("drain() under ingest load closes sockets with 1001, finishes in-flight batches and leaves none half-applied", async () => {
-  const service = await startWithRows();
+  const service = await start();
   const table = await service.host.createTable("load", { batch: "integer", i: "integer" });
   const wsUrl = new URL("websocket", service.url).href.replace(/^http/, "ws");
   const codes: number[] = [];
@@ -154,9 +120,10 @@ Deno.test("drain() under ingest load closes sockets with 1001, finishes in-fligh
 
 Deno.test("InFlight refuses writes and upgrades with 503 while draining and still serves reads", async () => {
   const host = await EngineHost.create();
+  const sink = new BatchSink(host);
   try {
     const inflight = new InFlight();
-    const handler = createHandler({ host, inflight, routes: [rowsRoute(() => host)] });
+    const handler = createHandler({ host, inflight, sink });
     await host.createTable("t", { x: "integer" });
     inflight.startDraining();
     const post = await handler(
@@ -180,6 +147,7 @@ Deno.test("InFlight refuses writes and upgrades with 503 while draining and stil
     assert.equal(read.status, 200);
     assert.equal((await read.json()).size, 0);
   } finally {
+    await sink.close();
     host.close();
   }
 });
@@ -215,7 +183,7 @@ function inflightIs(service: Service, n: number): boolean {
 }
 
 Deno.test("drain() waits for a batch still uploading, applies and acknowledges it", async () => {
-  const service = await startWithRows();
+  const service = await start();
   const table = await service.host.createTable("t", { x: "integer" });
   const upload = slowUpload(
     new URL("api/tables/t/rows", service.url).href,
@@ -239,7 +207,7 @@ Deno.test("drain() waits for a batch still uploading, applies and acknowledges i
 });
 
 Deno.test("drain() gives up at its bound when a request never finishes, and the batch fails whole", async () => {
-  const service = await startWithRows();
+  const service = await start();
   const table = await service.host.createTable("t", { x: "integer" });
   const upload = slowUpload(new URL("api/tables/t/rows", service.url).href, '[{"x": 1},', "");
   await waitFor("the upload in flight", () => inflightIs(service, 1));
