@@ -62,7 +62,7 @@ export function scanArrow(bytes: Uint8Array): ArrowScan {
         if (child) columns.get(schema.fields[i].name)!.push(child);
       }
     }
-    if (reader.isStream()) ensureStreamEnd(bytes);
+    if (!isArrowFile(bytes)) ensureStreamEnd(bytes);
   } catch (err) {
     if (err instanceof IngestError) throw err;
     throw new IngestError(400, `malformed Arrow IPC: ${message(err)}`);
@@ -95,14 +95,21 @@ function ensureStreamEnd(bytes: Uint8Array): void {
   }
 }
 
+const FILE_MAGIC = [0x41, 0x52, 0x52, 0x4f, 0x57, 0x31]; // "ARROW1"
+
+/** Whether the bytes start with the Arrow file format's magic. */
+function isArrowFile(bytes: Uint8Array): boolean {
+  return FILE_MAGIC.every((b, i) => bytes[i] === b);
+}
+
 /** Reads `Message.bodyLength` from a flatbuffer-encoded Arrow message header. */
 function messageBodyLength(meta: Uint8Array): number {
   const v = new DataView(meta.buffer, meta.byteOffset, meta.byteLength);
   const table = v.getUint32(0, true);
   const vtable = table - v.getInt32(table, true);
   const vtableSize = v.getUint16(vtable, true);
-  // Field 4 (bodyLength) sits at vtable offset 4 + 2 * 4.
-  const slot = 4 + 2 * 4;
+  // Message fields: version, header_type, header, bodyLength (the fourth: slot 4 + 2 * 3).
+  const slot = 4 + 2 * 3;
   if (slot >= vtableSize) return 0;
   const off = v.getUint16(vtable + slot, true);
   if (off === 0) return 0;

@@ -74,8 +74,8 @@ export async function withApi<T>(
 /** Request init for a body of `type`. */
 export function body(
   type: string,
-  data: BodyInit,
+  data: BodyInit | Uint8Array,
   headers: Record<string, string> = {},
 ): RequestInit {
-  return { body: data, headers: { "content-type": type, ...headers } };
+  return { body: data as BodyInit, headers: { "content-type": type, ...headers } };
 }
