@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { tableFromArrays, tableToIPC } from "apache-arrow";
+import { withService } from "../support/service.ts";
+import { waitFor } from "../support/wait.ts";
+import { parseConfig } from "../../src/config/file.ts";
+import { loadSource, SourceError, sourceSpecifier } from "../../src/ingest/source.ts";
+
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+
+async function size(url: string, table: string): Promise<number | undefined> {
+  const res = await fetch(new URL(`api/tables/${table}`, url));
+  if (res.status !== 200) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  return (await res.json()).size;
+}
+
+Deno.test("a user's source module named by path in the config is loaded and feeds a table", async () => {
+  const config = parseConfig({
+    tables: [{ name: "counts", schema: { n: "integer", from: "string" }, index: "n" }],
+    sources: [{ name: "mine", use: "./counter_source.ts", options: { table: "counts", count: 5 } }],
+  }, FIXTURES);
+  await withService({ demo: false, config }, async (service) => {
+    await waitFor("five rows", async () => (await size(service.url, "counts")) === 5);
+    const rows = await (await fetch(new URL("api/tables/counts/rows", service.url))).json();
+    assert.deepEqual(rows.map((r: { from: string }) => r.from), Array(5).fill("mine"));
+    const ready = await fetch(new URL("readyz", service.url));
+    assert.equal(ready.status, 200);
+    await ready.body?.cancel();
+  });
+});
+
+Deno.test("the directory source applies NDJSON, CSV and Arrow files and sets refused ones aside", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({
+      sources: [{ use: "directory", options: { path: "spool", intervalMs: 20, index: "id" } }],
+    }, dir);
+    await withService({ demo: false, config }, async (service) => {
+      const spool = join(dir, "spool");
+      await waitFor("spool directory", () => Deno.stat(spool).then(() => true));
+      // Writers write under a temporary name and rename, so the source never sees half a file.
+      const drop = async (name: string, data: string | Uint8Array) => {
+        const tmp = join(spool, `.${name}.tmp`);
+        if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+        else await Deno.writeFile(tmp, data);
+        await Deno.rename(tmp, join(spool, name));
+      };
+      await drop("trades.001.ndjson", '{"id": 1, "px": 1.5}\n{"id": 2, "px": 2.5}\n');
+      await waitFor("trades table", async () => (await size(service.url, "trades")) === 2);
+      await drop("trades.002.csv", "id,px\n2,20.5\n3,3.5\n");
+      await drop(
+        "trades.003.arrow",
+        tableToIPC(tableFromArrays({ id: Int32Array.from([4]), px: Float64Array.from([4.5]) })),
+      );
+      await waitFor("all rows", async () => (await size(service.url, "trades")) === 4);
+      await drop("trades.004.ndjson", '{"id": 5, "px": "bad"}\n');
+      const error = join(spool, "failed", "trades.004.ndjson.error.json");
+      const report = JSON.parse(await waitFor("error report", () => Deno.readTextFile(error)));
+      assert.equal(report.status, 422);
+      assert.equal(await size(service.url, "trades"), 4);
+      const done = [];
+      for await (const e of Deno.readDir(join(spool, "done"))) done.push(e.name);
+      assert.deepEqual(done.sort(), ["trades.001.ndjson", "trades.002.csv", "trades.003.arrow"]);
+      const rows = await (await fetch(new URL("api/tables/trades/rows", service.url))).json();
+      assert.deepEqual(rows.map((r: { px: number }) => r.px), [1.5, 20.5, 3.5, 4.5]);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadSource() refuses unknown built-ins and modules without a factory", async () => {
+  assert.throws(() => sourceSpecifier("kafka", FIXTURES), SourceError);
+  await assert.rejects(loadSource("./missing.ts", FIXTURES), SourceError);
+  await assert.rejects(loadSource("../../support/wait.ts", FIXTURES), /no default function/);
+  assert.equal(typeof await loadSource("directory", FIXTURES), "function");
+});
