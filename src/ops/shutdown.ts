@@ -57,7 +57,17 @@ export class InFlight {
       }
       this.#count++;
       try {
-        return await handler(req, info);
+        const res = await handler(req, info);
+        // Once draining, clients stop reusing the connection, so their next
+        // request is refused cleanly instead of racing the listener's close.
+        if (this.#draining && res.status !== 101) {
+          try {
+            res.headers.set("connection", "close");
+          } catch {
+            // Immutable headers: the response goes out as it is.
+          }
+        }
+        return res;
       } finally {
         if (--this.#count === 0) {
           for (const resolve of this.#idle.splice(0)) resolve();

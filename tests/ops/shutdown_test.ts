@@ -167,7 +167,14 @@ function slowUpload(url: string, first: string, rest: string) {
     headers: { "content-type": "application/json" },
     body,
     signal: client.signal,
-  }).then(async (r) => ({ status: r.status, body: await r.text() }), () => undefined);
+  }).then(
+    async (r) => ({
+      status: r.status,
+      connection: r.headers.get("connection"),
+      body: await r.text(),
+    }),
+    () => undefined,
+  );
   return {
     response,
     finish() {
@@ -200,6 +207,7 @@ Deno.test("drain() waits for a batch still uploading, applies and acknowledges i
   upload.finish();
   const res = await upload.response;
   assert.equal(res?.status, 200);
+  assert.equal(res?.connection, "close");
   assert.equal(JSON.parse(res!.body).rows, 2);
   const result = await drained;
   assert.equal(result.clean, true);
