@@ -135,7 +135,7 @@ Deno.test({
           ? "network: cut with unshare -n (loopback only)"
           : "network: unshare unavailable; registry and proxies pointed at a dead address",
       );
-      const port = isolated ? imageEnv.PORT : String(await freePort());
+      const port = isolated ? imageEnv.PORT : String(freePort());
       const env: Record<string, string> = {
         PATH: "/usr/local/bin:/usr/bin:/bin",
         DENO_DIR: denoDir,
@@ -284,7 +284,7 @@ Deno.test({
   },
 });
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
