@@ -194,7 +194,11 @@ export class EngineHost {
     const table = await this.table(name);
     if (!table) return false;
     this.#tables.delete(name);
-    await table.delete({ lazy: true });
+    // A lazy delete resolves only when the last view on the table closes, and
+    // remote viewers may hold views for hours. The name is gone at once: a
+    // round trip after the request proves the engine has handled it.
+    table.delete({ lazy: true }).catch(() => {});
+    await this.tableNames();
     return true;
   }
 
