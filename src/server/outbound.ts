@@ -83,15 +83,17 @@ export class Outbound {
 
   /**
    * Queues a frame, or closes the connection with
-   * {@linkcode CLOSE_SLOW_CONSUMER} when the frame would take its backlog
-   * past the bound. Never throws.
+   * {@linkcode CLOSE_SLOW_CONSUMER} when the frame would take a non-empty
+   * backlog past the bound (an empty one takes any frame). Never throws.
    *
    * @returns Whether the frame was queued.
    */
   send(data: Uint8Array | string): boolean {
     if (this.#dropped || this.#socket.readyState !== WebSocket.OPEN) return false;
     const size = typeof data === "string" ? data.length * 3 : data.byteLength;
-    if (this.#socket.bufferedAmount + size > this.#max) {
+    const queued = this.#socket.bufferedAmount;
+    // An empty queue takes any frame, so one large snapshot does not drop everyone.
+    if (queued > 0 && queued + size > this.#max) {
       this.#dropped = true;
       outboundStats.droppedSlow++;
       try {
