@@ -5,6 +5,7 @@ import "perspective-viewer";
 import "perspective-viewer-datagrid";
 import "perspective-viewer-d3fc";
 import { authorizedFetch, withToken } from "./token.js";
+import { broadcastUrl, openReplica } from "./broadcast.js";
 
 const viewer = document.querySelector("perspective-viewer");
 const status = document.getElementById("status");
@@ -47,13 +48,13 @@ async function openTable() {
   await probe.body?.cancel();
   if (probe.status === 401) throw new Error("an access token is required");
   if (probe.status === 403) throw new Error("this token may not read this table");
+  if (mode === "replicated") {
+    // A local engine in a worker mirrors the table from the shared broadcast stream.
+    const onStatus = (text) => (status.textContent = text);
+    return openReplica(await perspective.worker(), withToken(broadcastUrl(tableName)), onStatus);
+  }
   const client = await perspective.websocket(withToken(websocketUrl()));
-  const remote = await client.open_table(tableName);
-  if (mode === "server") return remote;
-  // Replicated: a local engine in a worker mirrors the server's table.
-  const worker = await perspective.worker();
-  const index = await remote.get_index();
-  return worker.table(await remote.view(), index ? { index } : {});
+  return await client.open_table(tableName);
 }
 
 async function main() {

@@ -1,0 +1,65 @@
+// Replicated mode's transport: the service's broadcast stream for one table
+// (protocol: src/engine/broadcast_protocol.ts). A local table in a worker
+// takes the snapshot, then the deltas every viewer shares; after a drop (for
+// instance 4008, too slow) it reconnects and starts again from a snapshot.
+
+const FRAME_SNAPSHOT = 1;
+const FRAME_DELTA = 2;
+const CLOSE_TABLE_DELETED = 4004;
+
+/** The broadcast URL of a table, derived from where this script was served. */
+export function broadcastUrl(table) {
+  const url = new URL(`../websocket/broadcast/${encodeURIComponent(table)}`, import.meta.url);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.href;
+}
+
+/**
+ * Opens a replica of a table in `worker` fed from `url`; resolves with the
+ * local table once the first snapshot is in. `onStatus` hears about drops.
+ */
+export function openReplica(worker, url, onStatus = () => {}) {
+  return new Promise((resolve, reject) => {
+    let table;
+    let chain = Promise.resolve();
+    let retry = 500;
+    const connect = () => {
+      const socket = new WebSocket(url);
+      socket.binaryType = "arraybuffer";
+      socket.onmessage = (event) => {
+        chain = chain.then(async () => {
+          if (typeof event.data === "string") {
+            const hello = JSON.parse(event.data);
+            const options = hello.index
+              ? { index: hello.index }
+              : hello.limit
+              ? { limit: hello.limit }
+              : {};
+            table ??= await worker.table(hello.schema, options);
+            return;
+          }
+          const bytes = new Uint8Array(event.data);
+          const arrow = bytes.slice(1).buffer;
+          if (bytes[0] === FRAME_SNAPSHOT) {
+            await table.replace(arrow);
+            retry = 500;
+            resolve(table);
+          } else if (bytes[0] === FRAME_DELTA) {
+            await table.update(arrow);
+          }
+        }).catch(reject);
+      };
+      socket.onclose = (event) => {
+        if (event.code === CLOSE_TABLE_DELETED) {
+          onStatus("table deleted");
+          reject(new Error("the table was deleted"));
+          return;
+        }
+        onStatus(`reconnecting (${event.code})`);
+        setTimeout(connect, retry);
+        retry = Math.min(retry * 2, 10_000);
+      };
+    };
+    connect();
+  });
+}
