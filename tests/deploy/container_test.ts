@@ -147,6 +147,7 @@ Deno.test({
           HTTP_PROXY: "http://127.0.0.1:9",
           HTTPS_PROXY: "http://127.0.0.1:9",
           NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/",
+          NO_PROXY: "127.0.0.1,localhost",
         }),
       };
       const asUser = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--"];
