@@ -1,0 +1,247 @@
+/**
+ * Ingest benchmark: the same batches applied in-process to the engine and
+ * POSTed over HTTP to the running service (a subprocess of `main.ts`), in
+ * one run, with the HTTP/in-process ratio per case.
+ *
+ * Tables are unbounded and fresh for each run, so both sides append to the
+ * same sizes. The engine processes updates on its conflation schedule (at
+ * most `maxUpdateRate` polls a second) and an HTTP batch is acknowledged
+ * only once processed, so HTTP clients keep several requests in flight, as
+ * a production sender would; in-process batches are sent back to back and
+ * flushed once at the end.
+ *
+ * Run: `deno task bench:ingest` (`ROUNDS`, `CONCURRENCY` override the defaults).
+ *
+ * @module
+ */
+
+import {
+  Float64,
+  Int32,
+  Table,
+  tableToIPC,
+  TimestampMillisecond,
+  Utf8,
+  vectorFromArray,
+} from "apache-arrow";
+import { EngineHost } from "../src/engine/host.ts";
+import { DEMO_SCHEMA, demoBatches } from "../src/engine/demo.ts";
+import type { BatchFormat } from "../src/ingest/batch.ts";
+
+const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 3);
+const CONCURRENCY = Number(Deno.env.get("CONCURRENCY") ?? 16);
+
+type Row = Record<string, unknown>;
+
+interface Case {
+  name: string;
+  format: BatchFormat;
+  type: string;
+  rows: number;
+  batches: number;
+  bytes: Uint8Array;
+}
+
+function makeRows(n: number, seed: number): Row[] {
+  const next = demoBatches(seed);
+  const rows: Row[] = [];
+  while (rows.length < n) rows.push(...next());
+  return rows.slice(0, n);
+}
+
+function arrow(rows: Row[]): Uint8Array {
+  const col = (k: string) => rows.map((r) => r[k]);
+  return tableToIPC(
+    new Table({
+      time: vectorFromArray(col("time") as number[], new TimestampMillisecond()),
+      symbol: vectorFromArray(col("symbol") as string[], new Utf8()),
+      exchange: vectorFromArray(col("exchange") as string[], new Utf8()),
+      side: vectorFromArray(col("side") as string[], new Utf8()),
+      price: vectorFromArray(col("price") as number[], new Float64()),
+      change: vectorFromArray(col("change") as number[], new Float64()),
+      volume: vectorFromArray(col("volume") as number[], new Int32()),
+    }),
+    "stream",
+  );
+}
+
+function csv(rows: Row[]): string {
+  const keys = Object.keys(DEMO_SCHEMA);
+  const iso = (t: number) => new Date(t).toISOString().replace("T", " ").replace("Z", "");
+  return [
+    keys.join(","),
+    ...rows.map((r) => keys.map((k) => k === "time" ? iso(r[k] as number) : r[k]).join(",")),
+  ].join("\n") + "\n";
+}
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+function cases(): Case[] {
+  const r1 = makeRows(1_000, 1);
+  const r10 = makeRows(10_000, 2);
+  const columns = Object.fromEntries(
+    Object.keys(DEMO_SCHEMA).map((k) => [k, r10.map((r) => r[k])]),
+  );
+  const ARROW = "application/vnd.apache.arrow.stream";
+  return [
+    { name: "arrow 1k", format: "arrow", type: ARROW, rows: 1_000, batches: 200, bytes: arrow(r1) },
+    {
+      name: "arrow 10k",
+      format: "arrow",
+      type: ARROW,
+      rows: 10_000,
+      batches: 40,
+      bytes: arrow(r10),
+    },
+    {
+      name: "json rows 10k",
+      format: "json",
+      type: "application/json",
+      rows: 10_000,
+      batches: 20,
+      bytes: enc(JSON.stringify(r10)),
+    },
+    {
+      name: "json columns 10k",
+      format: "columns",
+      type: "application/json",
+      rows: 10_000,
+      batches: 20,
+      bytes: enc(JSON.stringify(columns)),
+    },
+    {
+      name: "ndjson 10k",
+      format: "ndjson",
+      type: "application/x-ndjson",
+      rows: 10_000,
+      batches: 20,
+      bytes: enc(r10.map((r) => JSON.stringify(r)).join("\n") + "\n"),
+    },
+    {
+      name: "csv 10k",
+      format: "csv",
+      type: "text/csv",
+      rows: 10_000,
+      batches: 20,
+      bytes: enc(csv(r10)),
+    },
+  ];
+}
+
+let tableSeq = 0;
+
+/** Rows/s applying the batches straight to an engine in this process. */
+async function inProcess(host: EngineHost, c: Case): Promise<number> {
+  const table = await host.createTable(`in-${++tableSeq}`, { ...DEMO_SCHEMA });
+  const start = performance.now();
+  for (let i = 0; i < c.batches; i++) {
+    await table.update(
+      c.bytes.slice().buffer,
+      { format: c.format } as Parameters<typeof table.update>[1],
+    );
+  }
+  await host.flush();
+  const seconds = (performance.now() - start) / 1000;
+  await table.delete();
+  return (c.rows * c.batches) / seconds;
+}
+
+/** Rows/s POSTing the batches to the service, `CONCURRENCY` requests in flight. */
+async function overHttp(base: string, c: Case): Promise<number> {
+  const name = `http-${++tableSeq}`;
+  const put = await fetch(`${base}api/tables/${name}`, {
+    method: "PUT",
+    body: JSON.stringify({ schema: DEMO_SCHEMA }),
+    headers: { "content-type": "application/json" },
+  });
+  if (put.status !== 201) throw new Error(`create failed: ${put.status} ${await put.text()}`);
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < c.batches) {
+      next++;
+      const res = await fetch(`${base}api/tables/${name}/rows`, {
+        method: "POST",
+        body: c.bytes as BodyInit,
+        headers: { "content-type": c.type },
+      });
+      if (res.status !== 200) throw new Error(`${c.name}: ${res.status} ${await res.text()}`);
+      await res.body?.cancel();
+    }
+  }));
+  const seconds = (performance.now() - start) / 1000;
+  await (await fetch(`${base}api/tables/${name}`, { method: "DELETE" })).body?.cancel();
+  return (c.rows * c.batches) / seconds;
+}
+
+async function startServer(): Promise<{ base: string; stop: () => Promise<void> }> {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", new URL("../main.ts", import.meta.url).pathname],
+    // The benchmark measures throughput, not the per-client request rate limit.
+    env: {
+      PORT: String(port),
+      DEMO: "0",
+      LOG_LEVEL: "warn",
+      INGEST_RPS: "100000",
+      INGEST_BURST: "100000",
+    },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const base = `http://127.0.0.1:${port}/`;
+  for (let i = 0; i < 300; i++) {
+    try {
+      const res = await fetch(`${base}healthz`);
+      await res.body?.cancel();
+      if (res.ok) break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    base,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+if (import.meta.main) {
+  const host = await EngineHost.create();
+  const server = await startServer();
+  const all = cases();
+  const results: { name: string; inproc: number; http: number }[] = [];
+  try {
+    for (const c of all) {
+      const ip: number[] = [];
+      const hp: number[] = [];
+      // Alternate the two so a change in machine load hits both alike.
+      for (let r = 0; r < ROUNDS; r++) {
+        ip.push(await inProcess(host, c));
+        hp.push(await overHttp(server.base, c));
+      }
+      results.push({ name: c.name, inproc: median(ip), http: median(hp) });
+    }
+  } finally {
+    host.close();
+    await server.stop();
+  }
+  const fmt = (n: number) => Math.round(n).toLocaleString("en-US").padStart(11);
+  console.log(
+    `ingest benchmark: ${ROUNDS} rounds, median; HTTP with ${CONCURRENCY} requests in flight`,
+  );
+  console.log("| case | batches | in-process rows/s | HTTP rows/s | HTTP / in-process |");
+  console.log("| --- | ---: | ---: | ---: | ---: |");
+  for (const [i, r] of results.entries()) {
+    const ratio = (100 * r.http / r.inproc).toFixed(1);
+    console.log(
+      `| ${r.name} | ${all[i].batches} | ${fmt(r.inproc)} | ${fmt(r.http)} | ${ratio}% |`,
+    );
+  }
+}
