@@ -14,7 +14,10 @@ function start(env: Record<string, string>): Deno.ChildProcess {
   }).spawn();
 }
 
-async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp): Promise<RegExpMatchArray> {
+async function readUntil(
+  stream: ReadableStream<Uint8Array>,
+  pattern: RegExp,
+): Promise<RegExpMatchArray> {
   const decoder = new TextDecoder();
   let text = "";
   const reader = stream.getReader();

@@ -48,23 +48,29 @@ Deno.test("the viewer page works under BASE_PATH", browserTest, async () => {
   });
 });
 
-Deno.test("the home page lists the demo table live and links to its viewer", browserTest, async () => {
-  await withService({ demo: true, basePath: "/base" }, async (service) => {
-    await withBrowser(async (browser) => {
-      const page = await browser.newPage();
-      await page.goto(service.url);
-      const row = page.locator("tr[data-table=demo]");
-      await row.waitFor({ timeout: 30_000 });
-      const first = await row.locator("td.rows").innerText();
-      await waitFor("the row count to grow", async () =>
-        (await row.locator("td.rows").innerText()) !== first);
-      assert.match(await row.locator("td.columns").innerText(), /price: float/);
-      await row.locator("a").click();
-      await page.waitForURL(/\/base\/view\/demo$/);
-      await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
+Deno.test(
+  "the home page lists the demo table live and links to its viewer",
+  browserTest,
+  async () => {
+    await withService({ demo: true, basePath: "/base" }, async (service) => {
+      await withBrowser(async (browser) => {
+        const page = await browser.newPage();
+        await page.goto(service.url);
+        const row = page.locator("tr[data-table=demo]");
+        await row.waitFor({ timeout: 30_000 });
+        const first = await row.locator("td.rows").innerText();
+        await waitFor(
+          "the row count to grow",
+          async () => (await row.locator("td.rows").innerText()) !== first,
+        );
+        assert.match(await row.locator("td.columns").innerText(), /price: float/);
+        await row.locator("a").click();
+        await page.waitForURL(/\/base\/view\/demo$/);
+        await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
+      });
     });
-  });
-});
+  },
+);
 
 Deno.test("the viewer page replicates the table in replicated mode", browserTest, async () => {
   await withService({ demo: true }, async (service) => {

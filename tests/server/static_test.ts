@@ -66,7 +66,9 @@ Deno.test("serveFile() refuses other methods with 405 and Allow", async () => {
 
 Deno.test("serveFile() compresses JS with brotli or gzip as the client accepts", async () => {
   const path = `/assets/${V}/perspective-viewer-datagrid/cdn/perspective-viewer-datagrid.js`;
-  const disk = await Deno.readFile(`${assets.dirs["perspective-viewer-datagrid"]}/cdn/perspective-viewer-datagrid.js`);
+  const disk = await Deno.readFile(
+    `${assets.dirs["perspective-viewer-datagrid"]}/cdn/perspective-viewer-datagrid.js`,
+  );
   const br = await get(path, { "accept-encoding": "gzip, deflate, br" });
   assert.equal(br.headers.get("content-encoding"), "br");
   assert.equal(br.headers.get("vary"), "Accept-Encoding");
@@ -84,10 +86,12 @@ Deno.test("serveFile() compresses JS with brotli or gzip as the client accepts",
 });
 
 Deno.test("serveFile() compresses CSS and WASM", async () => {
-  for (const path of [
-    `/assets/${V}/perspective-viewer/css/themes.css`,
-    `/assets/${V}/perspective/wasm/perspective-server.wasm`,
-  ]) {
+  for (
+    const path of [
+      `/assets/${V}/perspective-viewer/css/themes.css`,
+      `/assets/${V}/perspective/wasm/perspective-server.wasm`,
+    ]
+  ) {
     const res = await get(path, { "accept-encoding": "gzip" });
     assert.equal(res.headers.get("content-encoding"), "gzip", path);
     await res.body?.cancel();
@@ -127,7 +131,9 @@ Deno.test("serveFile() refuses traversal sent raw on the socket", async () => {
     ];
     for (const target of raw) {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: service.addr.port });
-      await conn.write(new TextEncoder().encode(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      await conn.write(
+        new TextEncoder().encode(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+      );
       const text = await new Response(conn.readable).text();
       const status = Number(text.split(" ")[1]);
       assert.ok([400, 404].includes(status), `${target} -> ${status}`);
