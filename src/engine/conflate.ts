@@ -4,10 +4,10 @@
  * costs each viewer one notification, not one per batch.
  *
  * The engine calls {@linkcode Conflator.request} (its `on_poll_request` hook)
- * after every request. The first request after a quiet spell polls on the
- * next macrotask, so a lone update is not delayed; requests arriving while a
- * poll is due or running wait for the next slot, at most `maxUpdateRate`
- * polls a second. A poll never overlaps another, so a slow poll stretches
+ * after every request. The first request after a quiet spell (or after a
+ * poll that found nothing to do) polls on the next macrotask, so a lone
+ * update is not delayed; requests arriving while a poll is due or running
+ * wait for the next slot, at most `maxUpdateRate` productive polls a second. A poll never overlaps another, so a slow poll stretches
  * the interval: under load the engine conflates more instead of queueing.
  *
  * @module
@@ -29,7 +29,7 @@ export const DEFAULT_MAX_UPDATE_RATE = 20;
 
 /** Schedules engine polls at a bounded rate. */
 export class Conflator {
-  readonly #poll: () => Promise<void>;
+  readonly #poll: () => Promise<boolean | void>;
   readonly #intervalMs: number;
   readonly #onError: (err: unknown) => void;
   readonly #afterPoll = new Set<AfterPoll>();
@@ -44,9 +44,11 @@ export class Conflator {
   #lastPollMs = 0;
 
   /**
-   * @param poll Processes the engine's pending updates and sends notifications.
+   * @param poll Processes the engine's pending updates and sends
+   * notifications; resolving `false` means it found nothing to do, which
+   * leaves the schedule idle so the next request polls at once.
    */
-  constructor(poll: () => Promise<void>, options: ConflatorOptions = {}) {
+  constructor(poll: () => Promise<boolean | void>, options: ConflatorOptions = {}) {
     const rate = options.maxUpdateRate ?? DEFAULT_MAX_UPDATE_RATE;
     if (!(rate > 0)) throw new RangeError(`maxUpdateRate must be positive, got ${rate}`);
     this.#poll = poll;
@@ -133,7 +135,7 @@ export class Conflator {
     this.#lastStart = performance.now();
     const waiters = this.#waiters.splice(0);
     try {
-      await this.#poll();
+      if ((await this.#poll()) === false) this.#lastStart = -Infinity;
       for (const fn of [...this.#afterPoll]) {
         try {
           await fn();

@@ -59,10 +59,17 @@ export class EngineHost {
   readonly #sessions = new Set<EngineSession>();
   readonly #tables = new Map<string, Table>();
   readonly #log: Logger;
+  #sent = 0;
 
   private constructor(log: Logger, maxUpdateRate?: number) {
     this.#log = log;
-    this.conflator = new Conflator(() => this.server.poll(), {
+    // A poll that sends nothing leaves the conflator idle, so the next
+    // update is processed at once instead of waiting out the interval.
+    this.conflator = new Conflator(async () => {
+      const before = this.#sent;
+      await this.server.poll();
+      return this.#sent !== before;
+    }, {
       maxUpdateRate,
       onError: (error) => log.warn("engine poll failed", { error }),
     });
@@ -72,7 +79,10 @@ export class EngineHost {
     // calls back after the client has sent a request, so it exists by then.
     this.#local = new EngineSession(
       this.server,
-      (bytes) => void this.client.handle_response(bytes),
+      (bytes) => {
+        this.#sent++;
+        void this.client.handle_response(bytes);
+      },
       log,
     );
     this.client = make_client((req: Uint8Array) => this.#local.handle(req));
@@ -100,7 +110,10 @@ export class EngineHost {
   openSession(send: SendFn): EngineSession {
     const session: EngineSession = new EngineSession(
       this.server,
-      send,
+      (bytes) => {
+        this.#sent++;
+        send(bytes);
+      },
       this.#log,
       () => this.#sessions.delete(session),
     );

@@ -96,3 +96,25 @@ Deno.test("Conflator keeps polling after a poll fails", async () => {
     c.close();
   }
 });
+
+Deno.test("Conflator: a poll that found nothing leaves the schedule idle", async () => {
+  let productive = false;
+  const c = new Conflator(() => Promise.resolve(productive), { maxUpdateRate: 0.01 });
+  try {
+    await c.flush();
+    // With a 100 s interval, this second flush returns at once only if the first poll left it idle.
+    await c.flush();
+    assert.equal(c.polls, 2);
+    productive = true;
+    await c.flush();
+    const next = c.flush();
+    let done = false;
+    void next.then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(done, false, "a productive poll keeps the interval");
+    c.close();
+    await next;
+  } finally {
+    c.close();
+  }
+});
