@@ -1,0 +1,234 @@
+/**
+ * One load-generator process for `bench:fanout`: holds a share of the
+ * viewers and records, per viewer, when it first held each update's state.
+ * It measures its own event-loop lag and CPU so the benchmark can say when
+ * the load generator, not the server, was the bottleneck.
+ *
+ * Control: JSON lines on stdin (`connect`, `reset`, `report`, `quit`), one
+ * JSON reply a line on stdout.
+ *
+ * @module
+ */
+
+import perspective from "@finos/perspective";
+import { tableFromIPC } from "apache-arrow";
+import { cpuSeconds, readLines } from "./proc.ts";
+
+/** How viewers reach the server. */
+interface ConnectCommand {
+  cmd: "connect";
+  /** `ws://host:port/...` of the protocol endpoint or the broadcast stream. */
+  url: string;
+  /** `server`: fetch the visible window on each notification; `replicated`: take row deltas. */
+  mode: "server" | "replicated";
+  /** `broadcast`: our shared stream; `protocol`: the stock client. */
+  transport: "broadcast" | "protocol";
+  /** Viewers to open. */
+  count: number;
+  /** Raw sockets that never read (broadcast only). */
+  stalled?: number;
+}
+
+/** Rows a server-only viewer shows, like a grid's visible window. */
+const WINDOW = 30;
+const now = () => performance.timeOrigin + performance.now();
+
+/** Per viewer: flattened `[maxSeq, time, ...]` transitions. */
+type Log = number[];
+
+class Recorder {
+  max = 0;
+  log: Log = [];
+  see(seq: number): void {
+    if (seq > this.max) {
+      this.max = seq;
+      this.log.push(seq, now());
+    }
+  }
+}
+
+function maxSeq(arrow: Uint8Array): number {
+  const table = tableFromIPC(arrow);
+  const col = table.getChild("seq");
+  let max = 0;
+  const values = (col?.toArray() ?? []) as ArrayLike<number>;
+  for (let i = 0; i < values.length; i++) if (values[i] > max) max = values[i];
+  return max;
+}
+
+interface Viewer {
+  rec: Recorder;
+  close(): Promise<void>;
+}
+
+async function protocolViewer(url: string, mode: "server" | "replicated"): Promise<Viewer> {
+  const rec = new Recorder();
+  const client = await perspective.websocket(url);
+  const table = await client.open_table("bench");
+  if (mode === "replicated") {
+    // What the stock client's `table(view)` does, minus the local apply.
+    const view = await table.view();
+    await view.on_update(({ delta }: { delta?: ArrayBuffer }) => {
+      if (delta) rec.see(maxSeq(new Uint8Array(delta)));
+    }, { mode: "row" });
+    return { rec, close: () => client.terminate() as Promise<void> };
+  }
+  // Server-only, like <perspective-viewer>: newest first, refetch the window on each notification.
+  const view = await table.view({ sort: [["seq", "desc"]] });
+  let busy = false;
+  let again = false;
+  const fetchWindow = async () => {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    try {
+      do {
+        again = false;
+        const cols = await view.to_columns({ start_row: 0, end_row: WINDOW }) as {
+          seq: number[];
+        };
+        rec.see(cols.seq[0] ?? 0);
+      } while (again);
+    } catch {
+      // Closed mid-fetch.
+    } finally {
+      busy = false;
+    }
+  };
+  await view.on_update(() => void fetchWindow());
+  await fetchWindow();
+  return { rec, close: () => client.terminate() as Promise<void> };
+}
+
+function broadcastViewer(url: string): Promise<Viewer> {
+  const rec = new Recorder();
+  const socket = new WebSocket(url);
+  socket.binaryType = "arraybuffer";
+  socket.onmessage = (e) => {
+    if (typeof e.data !== "string") rec.see(maxSeq(new Uint8Array(e.data).subarray(1)));
+  };
+  const close = () => {
+    if (socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+    const done = new Promise<void>((r) => socket.addEventListener("close", () => r()));
+    socket.close();
+    return done;
+  };
+  return new Promise((resolve, reject) => {
+    socket.onopen = () => resolve({ rec, close });
+    socket.onerror = () => reject(new Error("broadcast connect failed"));
+  });
+}
+
+/** A socket that completes the handshake and never reads again. */
+async function stalledSocket(url: string): Promise<Deno.TcpConn> {
+  const u = new URL(url);
+  const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
+  const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+  await conn.write(new TextEncoder().encode(
+    `GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\n` +
+      `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  ));
+  let head = "";
+  const one = new Uint8Array(1);
+  while (!head.endsWith("\r\n\r\n")) {
+    if ((await conn.read(one)) === null) throw new Error("closed during handshake");
+    head += String.fromCharCode(one[0]);
+  }
+  return conn;
+}
+
+/** Drains a stalled socket for up to `ms` and returns its close code, if one came. */
+async function closeCode(conn: Deno.TcpConn, ms: number): Promise<number | null> {
+  const deadline = Date.now() + ms;
+  let pending = new Uint8Array(0);
+  const buf = new Uint8Array(1 << 16);
+  while (Date.now() < deadline) {
+    while (pending.length >= 2) {
+      const op = pending[0] & 0x0f;
+      let len = pending[1] & 0x7f;
+      let p = 2;
+      if (len === 126) [len, p] = [(pending[2] << 8) | pending[3], 4];
+      else if (len === 127) {
+        len = Number(new DataView(pending.buffer, pending.byteOffset + 2, 8).getBigUint64(0));
+        p = 10;
+      }
+      if (pending.length < p + len) break;
+      if (op === 8) return (pending[p] << 8) | pending[p + 1];
+      pending = pending.subarray(p + len);
+    }
+    const timer = new Promise<null>((r) => setTimeout(() => r(null), deadline - Date.now()));
+    const n = await Promise.race([conn.read(buf).catch(() => null), timer]);
+    if (n === null) return null;
+    const next = new Uint8Array(pending.length + n);
+    next.set(pending);
+    next.set(buf.subarray(0, n), pending.length);
+    pending = next;
+  }
+  return null;
+}
+
+const viewers: Viewer[] = [];
+const stalled: Deno.TcpConn[] = [];
+const lags: number[] = [];
+let cpuStart = cpuSeconds(Deno.pid);
+let wallStart = now();
+let expected = now() + 25;
+const lagTimer = setInterval(() => {
+  const t = now();
+  lags.push(Math.max(0, t - expected));
+  expected = t + 25;
+}, 25);
+
+const write = (o: unknown) =>
+  Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(o) + "\n"));
+
+async function connect(cmd: ConnectCommand): Promise<void> {
+  const t0 = now();
+  let failed = 0;
+  const open = () =>
+    cmd.transport === "broadcast" ? broadcastViewer(cmd.url) : protocolViewer(cmd.url, cmd.mode);
+  for (let i = 0; i < cmd.count; i += 20) {
+    const batch = Array.from({ length: Math.min(20, cmd.count - i) }, open);
+    for (const r of await Promise.allSettled(batch)) {
+      if (r.status === "fulfilled") viewers.push(r.value);
+      else failed++;
+    }
+  }
+  for (let i = 0; i < (cmd.stalled ?? 0); i++) stalled.push(await stalledSocket(cmd.url));
+  write({ connected: viewers.length, failed, ms: now() - t0 });
+}
+
+function report(): void {
+  const sorted = [...lags].sort((a, b) => a - b);
+  const lagP99 = sorted[Math.floor(sorted.length * 0.99)] ?? 0;
+  const cpu = (cpuSeconds(Deno.pid) - cpuStart) / ((now() - wallStart) / 1000);
+  write({
+    logs: viewers.map((v) => v.rec.log),
+    lagP99,
+    lagMax: sorted.at(-1) ?? 0,
+    cpu,
+    saturated: lagP99 > 50 || cpu > 0.85,
+  });
+}
+
+for await (const line of readLines(Deno.stdin.readable)) {
+  if (!line.trim()) continue;
+  const cmd = JSON.parse(line);
+  if (cmd.cmd === "connect") await connect(cmd);
+  else if (cmd.cmd === "reset") {
+    lags.length = 0;
+    cpuStart = cpuSeconds(Deno.pid);
+    wallStart = now();
+    write({ ok: true });
+  } else if (cmd.cmd === "report") report();
+  else if (cmd.cmd === "stalled") {
+    const codes = await Promise.all(stalled.map((c) => closeCode(c, cmd.ms ?? 3000)));
+    write({ codes });
+  } else if (cmd.cmd === "quit") break;
+}
+clearInterval(lagTimer);
+for (const c of stalled) c.close();
+await Promise.allSettled(viewers.map((v) => v.close()));
+Deno.exit(0);
