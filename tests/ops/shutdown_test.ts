@@ -55,10 +55,12 @@ Deno.test("drain() under ingest load closes sockets with 1001, finishes in-fligh
   const table = await service.host.createTable("load", { batch: "integer", i: "integer" });
   const wsUrl = new URL("websocket", service.url).href.replace(/^http/, "ws");
   const codes: number[] = [];
+  // Two protocol sessions and one broadcast subscriber.
+  const urls = [wsUrl, wsUrl, wsUrl.replace(/websocket$/, "websocket/broadcast/load")];
   const sockets = await Promise.all(
-    [1, 2, 3].map(() =>
+    urls.map((url) =>
       new Promise<WebSocket>((resolve, reject) => {
-        const ws = new WebSocket(wsUrl);
+        const ws = new WebSocket(url);
         ws.onopen = () => resolve(ws);
         ws.onerror = () => reject(new Error("socket failed"));
         ws.onclose = (e) => codes.push(e.code);
