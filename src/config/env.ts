@@ -32,7 +32,14 @@ export class ConfigError extends Error {
 }
 
 /** The variables this module reads, for permission lists and docs. */
-export const ENV_VARS = ["HOST", "PORT", "BASE_PATH", "LOG_LEVEL", "DEMO", "DRAIN_SECONDS"] as const;
+export const ENV_VARS = [
+  "HOST",
+  "PORT",
+  "BASE_PATH",
+  "LOG_LEVEL",
+  "DEMO",
+  "DRAIN_SECONDS",
+] as const;
 
 /**
  * Parses environment variables into an {@linkcode EnvConfig}.
