@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { envOf, execForm, healthcheckOf, only, parseDockerfile } from "./dockerfile.ts";
 import { waitFor } from "../support/wait.ts";
+import { checkExposition, sampleValue } from "../ops/prometheus_rules.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const RUN_USER = "perspective-ci";
@@ -244,6 +245,15 @@ Deno.test({
         () => loadLines.some((l) => l.includes('"acked":6}')),
         { timeout: 60_000 },
       );
+      // A scrape as Prometheus would make it, mid-load.
+      const scrape = await probe("/metrics");
+      assert.equal(scrape.status, 200);
+      const families = checkExposition(scrape.body);
+      assert.ok(
+        sampleValue(families, "perspective_ingest_rows_total", { format: "ndjson" })! >= 30_000,
+      );
+      assert.ok(sampleValue(families, "perspective_table_rows", { table: "orders" })! >= 30_000);
+      assert.ok(sampleValue(families, "perspective_engine_memory_bytes", { kind: "used" })! > 0);
       const t0 = performance.now();
       server.kill("SIGTERM");
       const exit = await server.status;
