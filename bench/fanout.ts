@@ -1,5 +1,6 @@
 /**
- * `deno task bench:fanout [--quick] [--seconds S] [--rate R] [--rows B] [--procs P]`
+ * `deno task bench:fanout [--quick] [--seconds S] [--rate R] [--rows B] [--procs P]
+ *   [--only server-only|replicated|stalled] [--viewers 500,1000]`
  *
  * Fan-out benchmark: this service against Perspective's own Node
  * `WebSocketServer` (bench/reference, the same package version, run with
@@ -32,6 +33,8 @@ const { values: args } = parseArgs({
     rate: { type: "string", default: "10" },
     rows: { type: "string", default: "100" },
     procs: { type: "string", default: "4" },
+    only: { type: "string" },
+    viewers: { type: "string" },
   },
 });
 const quick = args.quick;
@@ -39,10 +42,14 @@ const SECONDS = Number(args.seconds ?? (quick ? 3 : 6));
 const RATE = Number(args.rate);
 const ROWS = Number(args.rows);
 const PROCS = Number(args.procs);
-const SERVER_ONLY_N = quick ? [1, 10, 100] : [1, 10, 100, 500, 1000];
-const REPLICATED_N = quick ? [1, 10, 100] : [1, 10, 100, 500, 1000, 2000];
-const REFERENCE_REPLICATED_N = quick ? [1, 10, 100] : [1, 10, 100, 500, 1000];
+const pick = (counts: number[]) =>
+  args.viewers ? args.viewers.split(",").map(Number).filter((n) => counts.includes(n)) : counts;
+const SERVER_ONLY_N = pick(quick ? [1, 10, 100] : [1, 10, 100, 500, 1000]);
+const REPLICATED_N = pick(quick ? [1, 10, 100] : [1, 10, 100, 500, 1000, 2000]);
+const REFERENCE_REPLICATED_N = pick(quick ? [1, 10, 100] : [1, 10, 100, 500, 1000]);
 const STALL_N = quick ? 100 : 500;
+/** `--only server-only|replicated|stalled` runs one group. */
+const only = (group: string) => !args.only || args.only === group;
 /** How long to wait after the last update for stragglers. */
 const GRACE_MS = 3000;
 /** The bench server's outbound bound: small, so a stalled subscriber is dropped within the run. */
@@ -117,6 +124,32 @@ async function ensureReference(): Promise<void> {
   }
 }
 
+/** Times an HTTP GET every 100 ms until stopped; resolves with the sorted times (ms). */
+function probeHttp(url: string): { stop(): Promise<Float64Array> } {
+  const times: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t = performance.now();
+      try {
+        const res = await fetch(url);
+        await res.body?.cancel();
+        times.push(performance.now() - t);
+      } catch {
+        times.push(Infinity);
+      }
+      await sleep(100);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return Float64Array.from(times).sort();
+    },
+  };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Phase {
@@ -174,6 +207,10 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
     await Promise.all(loadgens.map((g) => g.ask({ cmd: "reset" })));
     const cpu0 = cpuSeconds(pid);
     const t0 = performance.now();
+    // Event-loop responsiveness: an HTTP probe every 100 ms while driving.
+    const probe = probeHttp(
+      `http://127.0.0.1:${port}${phase.server === "ours" ? "/healthz" : "/deno.json"}`,
+    );
     const { sends } = await server.ask<{ sends: [number, number][] }>({
       cmd: "drive",
       rate: RATE,
@@ -181,6 +218,7 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
       seconds: SECONDS,
     });
     const driveSeconds = (performance.now() - t0) / 1000;
+    const probes = await probe.stop();
     const cpu = (cpuSeconds(pid) - cpu0) / driveSeconds;
     await sleep(GRACE_MS);
     const reports = await Promise.all(
@@ -211,6 +249,7 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
       saturated: reports.some((r) => r.saturated),
       loadLagP99: Math.max(...reports.map((r) => r.lagP99)),
       stalledCodes,
+      httpP99: percentile(probes, 0.99),
     };
   } finally {
     await Promise.all(loadgens.map((g) => g.quit()));
@@ -220,17 +259,17 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
 
 await ensureReference();
 const phases: Phase[] = [];
-for (const n of SERVER_ONLY_N) {
+for (const n of only("server-only") ? SERVER_ONLY_N : []) {
   phases.push({ server: "ours", mode: "server-only", viewers: n });
   phases.push({ server: "reference", mode: "server-only", viewers: n });
 }
-for (const n of REPLICATED_N) {
+for (const n of only("replicated") ? REPLICATED_N : []) {
   phases.push({ server: "ours", mode: "replicated", viewers: n });
   if (REFERENCE_REPLICATED_N.includes(n)) {
     phases.push({ server: "reference", mode: "replicated", viewers: n });
   }
 }
-phases.push({ server: "ours", mode: "replicated+stalled", viewers: STALL_N });
+if (only("stalled")) phases.push({ server: "ours", mode: "replicated+stalled", viewers: STALL_N });
 
 const started = performance.now();
 console.log(

@@ -47,7 +47,31 @@ class Recorder {
   }
 }
 
+/**
+ * Every subscriber gets the same bytes, so within one load-generator process
+ * a frame is decoded once and its result shared: decoding thousands of
+ * copies would make the load generator, not the server, the bottleneck.
+ */
+const decoded = new Map<string, number>();
+
+function frameKey(b: Uint8Array): string {
+  let h = 2166136261;
+  for (let i = 0; i < b.length; i += 3) h = Math.imul(h ^ b[i], 16777619);
+  return `${b.length}:${h >>> 0}`;
+}
+
 function maxSeq(arrow: Uint8Array): number {
+  const key = frameKey(arrow);
+  let max = decoded.get(key);
+  if (max === undefined) {
+    max = decodeMaxSeq(arrow);
+    if (decoded.size > 256) decoded.clear();
+    decoded.set(key, max);
+  }
+  return max;
+}
+
+function decodeMaxSeq(arrow: Uint8Array): number {
   const table = tableFromIPC(arrow);
   const col = table.getChild("seq");
   let max = 0;

@@ -33,6 +33,8 @@ export interface PhaseResult {
   /** Whether any load generator was saturated, and its worst lag p99 (ms). */
   saturated: boolean;
   loadLagP99: number;
+  /** p99 of an HTTP probe (ours: /healthz) while driving, ms. */
+  httpP99: number;
   /** For a stalled run: close codes the stalled sockets saw. */
   stalledCodes?: (number | null)[];
 }
@@ -77,12 +79,14 @@ const fmt = (n: number, digits = 1) => Number.isFinite(n) ? n.toFixed(digits) : 
 /** The results as a Markdown table. */
 export function table(results: PhaseResult[]): string {
   const head = "| server | mode | viewers | p50 ms | p99 ms | reached all | CPU s/s | RSS MiB | " +
-    "idle KiB/viewer | load gen |";
-  const rule = "|" + " --- |".repeat(10);
+    "idle KiB/viewer | HTTP p99 ms | load gen |";
+  const rule = "|" + " --- |".repeat(11);
   const rows = results.map((r) =>
     `| ${r.server} | ${r.mode} | ${r.viewers}${r.failed ? ` (${r.failed} failed)` : ""} | ` +
     `${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.reachedAll * 100, 0)}% | ${fmt(r.cpu, 2)} | ` +
-    `${fmt(r.rss / 2 ** 20, 0)} | ${r.viewers >= 10 ? fmt(r.idlePerViewer / 1024, 0) : "-"} | ` +
+    `${fmt(r.rss / 2 ** 20, 0)} | ${r.viewers >= 10 ? fmt(r.idlePerViewer / 1024, 0) : "-"} | ${
+      fmt(r.httpP99)
+    } | ` +
     `${r.saturated ? `SATURATED (lag p99 ${fmt(r.loadLagP99, 0)} ms)` : "ok"} |`
   );
   return [head, rule, ...rows].join("\n");
