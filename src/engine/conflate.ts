@@ -24,6 +24,16 @@ export interface ConflatorOptions {
   onError?: (err: unknown) => void;
 }
 
+/** What {@linkcode Conflator.observe} reports after each poll. */
+export interface PollObservation {
+  /** Time from the poll's start to the end of its after-poll work, ms. */
+  ms: number;
+  /** Whether the engine had anything to send. */
+  productive: boolean;
+  /** Time the oldest request served by this poll waited for it, ms. */
+  waitedMs: number;
+}
+
 /** Default for {@linkcode ConflatorOptions.maxUpdateRate}. */
 export const DEFAULT_MAX_UPDATE_RATE = 20;
 
@@ -33,6 +43,8 @@ export class Conflator {
   readonly #intervalMs: number;
   readonly #onError: (err: unknown) => void;
   readonly #afterPoll = new Set<AfterPoll>();
+  readonly #observers = new Set<(o: PollObservation) => void>();
+  #firstRequestAt: number | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
   #again = false;
@@ -82,6 +94,7 @@ export class Conflator {
    */
   request(): Promise<void> {
     this.#requests++;
+    this.#firstRequestAt ??= performance.now();
     this.#schedule();
     return Promise.resolve();
   }
@@ -108,6 +121,17 @@ export class Conflator {
     return () => this.#afterPoll.delete(fn);
   }
 
+  /**
+   * Calls `fn` after each poll with its duration and how long requests
+   * waited for it, for metrics. Observers must not throw.
+   *
+   * @returns A function that unregisters it.
+   */
+  observe(fn: (o: PollObservation) => void): () => void {
+    this.#observers.add(fn);
+    return () => this.#observers.delete(fn);
+  }
+
   /** Stops polling and releases pending {@linkcode Conflator.flush} callers. */
   close(): void {
     this.#closed = true;
@@ -132,10 +156,17 @@ export class Conflator {
     if (this.#closed) return;
     this.#running = true;
     this.#again = false;
-    this.#lastStart = performance.now();
+    const start = performance.now();
+    this.#lastStart = start;
+    const waitedMs = this.#firstRequestAt === undefined ? 0 : start - this.#firstRequestAt;
+    this.#firstRequestAt = undefined;
     const waiters = this.#waiters.splice(0);
+    let productive = true;
     try {
-      if ((await this.#poll()) === false) this.#lastStart = -Infinity;
+      if ((await this.#poll()) === false) {
+        productive = false;
+        this.#lastStart = -Infinity;
+      }
       for (const fn of [...this.#afterPoll]) {
         try {
           await fn();
@@ -147,7 +178,9 @@ export class Conflator {
       this.#onError(err);
     } finally {
       this.#polls++;
-      this.#lastPollMs = performance.now() - this.#lastStart;
+      this.#lastPollMs = performance.now() - start;
+      const observation = { ms: this.#lastPollMs, productive, waitedMs };
+      for (const fn of this.#observers) fn(observation);
       this.#running = false;
       for (const w of waiters) w();
       if (this.#again || this.#waiters.length > 0) this.#schedule();

@@ -118,3 +118,21 @@ Deno.test("Conflator: a poll that found nothing leaves the schedule idle", async
     c.close();
   }
 });
+
+Deno.test("Conflator.observe() reports each poll's duration and whether it sent anything", async () => {
+  const seen: { productive: boolean; ms: number; waitedMs: number }[] = [];
+  let productive = true;
+  const c = new Conflator(() => Promise.resolve(productive), { maxUpdateRate: 1000 });
+  const stop = c.observe((o) => seen.push(o));
+  try {
+    await c.flush();
+    productive = false;
+    await c.flush();
+    stop();
+    await c.flush();
+    assert.deepEqual(seen.map((o) => o.productive), [true, false]);
+    assert(seen.every((o) => o.ms >= 0 && o.waitedMs >= 0));
+  } finally {
+    c.close();
+  }
+});
