@@ -38,13 +38,13 @@ const { values: args } = parseArgs({
   },
 });
 const quick = args.quick;
-const SECONDS = Number(args.seconds ?? (quick ? 3 : 6));
+const SECONDS = Number(args.seconds ?? (quick ? 3 : 5));
 const RATE = Number(args.rate);
 const ROWS = Number(args.rows);
 const PROCS = Number(args.procs);
 const pick = (counts: number[]) =>
   args.viewers ? args.viewers.split(",").map(Number).filter((n) => counts.includes(n)) : counts;
-const SERVER_ONLY_N = pick(quick ? [1, 10, 100] : [1, 10, 100, 500, 1000]);
+const SERVER_ONLY_N = pick(quick ? [1, 10, 100] : [1, 10, 50, 100, 200, 500, 1000]);
 const REPLICATED_N = pick(quick ? [1, 10, 100] : [1, 10, 100, 500, 1000, 2000]);
 const REFERENCE_REPLICATED_N = pick(quick ? [1, 10, 100] : [1, 10, 100, 500, 1000]);
 const STALL_N = quick ? 100 : 500;
