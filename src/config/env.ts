@@ -20,6 +20,8 @@ export interface EnvConfig {
   demo: boolean;
   /** Seconds a graceful shutdown may take before the process exits anyway. @default 10 */
   drainSeconds: number;
+  /** Most engine polls, so notifications per viewer, a second (conflation). @default 20 */
+  maxUpdateRate: number;
 }
 
 /** Thrown for a bad setting; the message names the variable. */
@@ -39,6 +41,7 @@ export const ENV_VARS = [
   "LOG_LEVEL",
   "DEMO",
   "DRAIN_SECONDS",
+  "MAX_UPDATE_RATE",
 ] as const;
 
 /**
@@ -55,6 +58,7 @@ export function readEnvConfig(env: (name: string) => string | undefined): EnvCon
     logLevel: parseLogLevel(env("LOG_LEVEL")),
     demo: parseBool("DEMO", env("DEMO"), true),
     drainSeconds: parseDrainSeconds(env("DRAIN_SECONDS")),
+    maxUpdateRate: parseMaxUpdateRate(env("MAX_UPDATE_RATE")),
   };
 }
 
@@ -80,6 +84,18 @@ function parseDrainSeconds(raw: string | undefined): number {
     throw new ConfigError("DRAIN_SECONDS", `expected seconds above 0 and at most 3600, got ${raw}`);
   }
   return seconds;
+}
+
+function parseMaxUpdateRate(raw: string | undefined): number {
+  if (raw === undefined || raw === "") return 20;
+  const rate = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || rate <= 0 || rate > 1000) {
+    throw new ConfigError(
+      "MAX_UPDATE_RATE",
+      `expected updates a second above 0 and at most 1000, got ${raw}`,
+    );
+  }
+  return rate;
 }
 
 function parseLogLevel(raw: string | undefined): LogLevel {

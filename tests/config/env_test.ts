@@ -55,3 +55,14 @@ Deno.test("normalizeBasePath() adds the leading slash and drops trailing ones", 
   assert.equal(normalizeBasePath("app"), "/app");
   assert.equal(normalizeBasePath("/a/b//"), "/a/b");
 });
+
+Deno.test("readEnvConfig() reads MAX_UPDATE_RATE and refuses one out of range", () => {
+  assert.equal(readEnvConfig(envOf({})).maxUpdateRate, 20);
+  assert.equal(readEnvConfig(envOf({ MAX_UPDATE_RATE: "2.5" })).maxUpdateRate, 2.5);
+  for (const bad of ["0", "-1", "1001", "fast"]) {
+    assert.throws(
+      () => readEnvConfig(envOf({ MAX_UPDATE_RATE: bad })),
+      (err: unknown) => err instanceof ConfigError && err.field === "MAX_UPDATE_RATE",
+    );
+  }
+});
