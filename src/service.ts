@@ -38,8 +38,9 @@ export interface Service {
    * in-flight requests, stop the engine. Bounded by `timeoutMs`.
    *
    * @param timeoutMs @default drainSeconds * 1000
+   * @param quietMs How long no write must arrive before the listener closes. @default 250
    */
-  drain(timeoutMs?: number): Promise<DrainResult>;
+  drain(timeoutMs?: number, quietMs?: number): Promise<DrainResult>;
   /** Stops the server and the demo, and closes every session (a drain). */
   close(): Promise<void>;
 }
@@ -112,23 +113,28 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   readiness.markSourcesStarted();
   const drainMs = (options.drainSeconds ?? DEFAULT_DRAIN_SECONDS) * 1000;
   let draining: Promise<DrainResult> | undefined;
-  const drainOnce = (timeoutMs = drainMs) =>
-    draining ??= drain({
-      markDraining: () => {
-        readiness.markDraining();
-        void sources?.stop();
-        inflight.startDraining();
+  const drainOnce = (timeoutMs = drainMs, quietMs?: number) =>
+    draining ??= drain(
+      {
+        markDraining: () => {
+          readiness.markDraining();
+          void sources?.stop();
+          inflight.startDraining();
+        },
+        stopAccepting: () => server.shutdown(),
+        closeSockets: (ms) => metrics.connections.closeAll(undefined, undefined, ms),
+        idle: () => inflight.idle(),
+        inflight: () => inflight.count,
+        lastWrite: () => inflight.lastWrite,
+        stopEngine: () => {
+          stop.abort();
+          void sink.close();
+          host.close();
+        },
       },
-      stopAccepting: () => server.shutdown(),
-      closeSockets: (ms) => metrics.connections.closeAll(undefined, undefined, ms),
-      idle: () => inflight.idle(),
-      inflight: () => inflight.count,
-      stopEngine: () => {
-        stop.abort();
-        void sink.close();
-        host.close();
-      },
-    }, timeoutMs);
+      timeoutMs,
+      quietMs,
+    );
   const addr = server.addr;
   const hostPart = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {

@@ -26,11 +26,20 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 export class InFlight {
   #count = 0;
   #draining = false;
+  #lastWrite = 0;
   #idle: (() => void)[] = [];
 
   /** Requests being handled now. */
   get count(): number {
     return this.#count;
+  }
+
+  /**
+   * `performance.now()` when the latest write or upgrade request arrived,
+   * refused ones included; reads do not count, since cutting one is harmless.
+   */
+  get lastWrite(): number {
+    return this.#lastWrite;
   }
 
   /** Whether new work is refused. */
@@ -52,8 +61,9 @@ export class InFlight {
   /** Wraps a handler so its requests are counted and gated. */
   wrap(handler: Handler): Handler {
     return async (req, info) => {
-      if (this.#draining && refusedWhileDraining(req)) {
-        return drainingResponse();
+      if (refusedWhileDraining(req)) {
+        this.#lastWrite = performance.now();
+        if (this.#draining) return drainingResponse();
       }
       this.#count++;
       try {
@@ -112,6 +122,8 @@ export interface DrainSteps {
   idle(): Promise<void>;
   /** Requests still in flight. */
   inflight(): number;
+  /** `performance.now()` when the latest write or upgrade request arrived. */
+  lastWrite(): number;
   /** Stops sources and closes engine sessions. */
   stopEngine(): void;
 }
@@ -131,17 +143,33 @@ export interface DrainResult {
 /**
  * Runs a drain bounded by `timeoutMs`. Never rejects.
  *
+ * Once in-flight requests are done, the listener stays open until no write
+ * has arrived for `quietMs`: a batch a client sent just before the drain
+ * began then gets a 503 it can act on rather than a reset connection.
+ *
  * @param steps What to stop, in order.
  * @param timeoutMs The bound; past it the drain gives up and reports unclean.
+ * @param quietMs How long no write must arrive before the listener closes. @default 250
  */
-export async function drain(steps: DrainSteps, timeoutMs: number): Promise<DrainResult> {
+export async function drain(
+  steps: DrainSteps,
+  timeoutMs: number,
+  quietMs = 250,
+): Promise<DrainResult> {
   const t0 = performance.now();
   const left = () => Math.max(0, timeoutMs - (performance.now() - t0));
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs));
   steps.markDraining();
   const socketsLeft = await steps.closeSockets(Math.min(2000, left()));
-  const work = await Promise.race([steps.idle().then(() => "done" as const), deadline]);
+  const idle = () => Promise.race([steps.idle().then(() => "done" as const), deadline]);
+  let work = await idle();
+  while (work === "done") {
+    const quiet = performance.now() - steps.lastWrite();
+    if (quiet >= quietMs || left() <= 0) break;
+    await new Promise((r) => setTimeout(r, Math.min(quietMs - quiet, left())));
+    work = await idle();
+  }
   const inflight = steps.inflight();
   clearTimeout(timer);
   // Closing the server cuts request bodies still uploading, so it waits until

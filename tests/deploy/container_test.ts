@@ -126,9 +126,28 @@ Deno.test({
       }
       const token = crypto.randomUUID();
       await Deno.writeTextFile(`${app}/config/tokens`, `\n${token}=read,write\n`, { append: true });
-      // Image files belong to root and are read-only to the runtime user.
-      await must(["chmod", "-R", "a+rX,go-w", dir]);
+      // Image files belong to root and are read-only to the runtime user, as
+      // the build's umask left them; only the temporary root needs opening.
+      await Deno.chmod(dir, 0o755);
       const { uid, gid } = await ensureUser();
+
+      const asUser = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--"];
+      // Like a read-only root filesystem: the runtime user can write neither
+      // the application nor the dependency cache.
+      const writable = await run([
+        ...asUser,
+        "sh",
+        "-c",
+        'test -w "$1" || test -w "$2"',
+        "sh",
+        app,
+        denoDir,
+      ]);
+      assert.equal(
+        writable.code,
+        1,
+        "the runtime user must not be able to write the image's files",
+      );
 
       const isolated = await canUnshare();
       console.log(
@@ -151,7 +170,6 @@ Deno.test({
           NO_PROXY: "127.0.0.1,localhost",
         }),
       };
-      const asUser = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--"];
       const argv = isolated
         ? ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", ...asUser, ...cmd]
         : [...asUser, ...cmd];

@@ -231,6 +231,44 @@ Deno.test("drain() gives up at its bound when a request never finishes, and the 
   assert.equal(await table.size(), 0);
 });
 
+Deno.test("drain() keeps the listener open until writes stop arriving, refusing them with 503", async () => {
+  const service = await start();
+  await service.host.createTable("t", { x: "integer" });
+  const url = new URL("api/tables/t/rows", service.url);
+  const write = () =>
+    fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '[{"x": 1}]',
+    });
+  // A write just before the signal, as from a busy client.
+  const before = await write();
+  assert.equal(before.status, 200);
+  await before.body?.cancel();
+  let done = false;
+  // A long quiet period keeps the test clear of a loaded machine's delays.
+  const drained = service.drain(20_000, 2000).then((r) => {
+    done = true;
+    return r;
+  });
+  // Each refused write restarts the quiet period, so the listener stays open.
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const res = await write();
+    statuses.push(res.status);
+    assert.equal(res.headers.get("connection"), "close");
+    await res.body?.cancel();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.deepEqual(statuses, [503, 503, 503, 503, 503]);
+  assert.equal(done, false);
+  const t0 = performance.now();
+  const result = await drained;
+  assert.equal(result.clean, true);
+  assert.ok(performance.now() - t0 < 5000);
+  assert.equal(await service.host.table("t").then((t) => t!.size()), 1);
+});
+
 Deno.test("handleSignals() drains on the first signal and exits 0; a second exits at once", async () => {
   const listeners = new Map<string, () => void>();
   const exits: number[] = [];
