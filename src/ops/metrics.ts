@@ -97,7 +97,7 @@ abstract class LabelledFamily<S> implements Family {
 
   protected abstract initial(): S;
 
-  protected state(labels: Labels = {}): S {
+  #key(labels: Labels): { key: string; values: string[] } {
     const values = this.labelNames.map((n) => {
       const v = labels[n];
       if (v === undefined) throw new Error(`${this.name}: missing label ${n}`);
@@ -106,7 +106,16 @@ abstract class LabelledFamily<S> implements Family {
     if (Object.keys(labels).length !== this.labelNames.length) {
       throw new Error(`${this.name}: expected labels ${this.labelNames.join(", ")}`);
     }
-    const key = JSON.stringify(values);
+    return { key: JSON.stringify(values), values };
+  }
+
+  /** The state of one series, or undefined when it was never touched; creates nothing. */
+  protected peek(labels: Labels = {}): S | undefined {
+    return this.series.get(this.#key(labels).key)?.state;
+  }
+
+  protected state(labels: Labels = {}): S {
+    const { key, values } = this.#key(labels);
     let entry = this.series.get(key);
     if (!entry) {
       entry = { values, state: this.initial() };
@@ -139,7 +148,7 @@ export class Counter extends LabelledFamily<{ v: number }> {
 
   /** The current value of one series, 0 when it was never touched. */
   get(labels?: Labels): number {
-    return this.state(labels).v;
+    return this.peek(labels)?.v ?? 0;
   }
 
   render(out: string[]): void {
@@ -172,9 +181,9 @@ export class Gauge extends LabelledFamily<{ v: number }> {
     this.state(labels).v -= amount;
   }
 
-  /** The current value of one series. */
+  /** The current value of one series, 0 when it was never set. */
   get(labels?: Labels): number {
-    return this.state(labels).v;
+    return this.peek(labels)?.v ?? 0;
   }
 
   render(out: string[]): void {
@@ -231,8 +240,8 @@ export class Histogram extends LabelledFamily<HistogramState> {
 
   /** Sum and count of one series. */
   get(labels?: Labels): { sum: number; count: number } {
-    const s = this.state(labels);
-    return { sum: s.sum, count: s.count };
+    const s = this.peek(labels);
+    return { sum: s?.sum ?? 0, count: s?.count ?? 0 };
   }
 
   render(out: string[]): void {

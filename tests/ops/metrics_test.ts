@@ -80,6 +80,18 @@ Deno.test("Registry refuses bad names, duplicate families, wrong labels and decr
   assert.deepEqual(c.get({ a: "1" }), 0);
 });
 
+Deno.test("reading a series that was never touched creates nothing", async () => {
+  const r = new Registry();
+  const c = r.counter({ name: "t_total", help: "T.", labelNames: ["a"] });
+  const h = r.histogram({ name: "t_seconds", help: "T." });
+  assert.equal(c.get({ a: "x" }), 0);
+  assert.deepEqual(h.get(), { sum: 0, count: 0 });
+  assert.equal(
+    await r.render(),
+    "# HELP t_total T.\n# TYPE t_total counter\n# HELP t_seconds T.\n# TYPE t_seconds histogram\n",
+  );
+});
+
 Deno.test("Registry.render() keeps other metrics when a collector fails", async () => {
   const r = new Registry();
   const g = r.gauge({ name: "t_fresh", help: "Fresh." });
