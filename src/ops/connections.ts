@@ -34,7 +34,11 @@ export class Connections implements SocketObserver {
   #lastBatch = 0;
   #onDelivery?: DeliveryObserver;
 
-  /** @param onDelivery Receives each delivery latency, in seconds. */
+  /**
+   * Creates an empty tracker.
+   *
+   * @param onDelivery Receives each delivery latency, in seconds.
+   */
   constructor(onDelivery?: DeliveryObserver) {
     this.#onDelivery = onDelivery;
   }

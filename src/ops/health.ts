@@ -35,7 +35,11 @@ export class Readiness {
   #sourcesStarted = false;
   #draining = false;
 
-  /** @param host Where the expected tables must exist. */
+  /**
+   * Creates the state: not ready until sources start.
+   *
+   * @param host Where the expected tables must exist.
+   */
   constructor(host: TableLister) {
     this.#host = host;
   }

@@ -47,10 +47,15 @@ export interface HistogramOptions extends MetricOptions {
   buckets?: readonly number[];
 }
 
-interface Family {
+/** What the registry needs from a metric family to render it. */
+export interface Family {
+  /** Metric name. */
   readonly name: string;
+  /** `# HELP` text. */
   readonly help: string;
+  /** `# TYPE`. */
   readonly type: "counter" | "gauge" | "histogram";
+  /** Appends the family's sample lines to `out`. */
   render(out: string[]): void;
 }
 
@@ -78,13 +83,23 @@ function renderLabels(names: readonly string[], values: readonly string[], extra
 }
 
 /** Series of one family, keyed by their label values in declaration order. */
-abstract class LabelledFamily<S> implements Family {
+export abstract class LabelledFamily<S> implements Family {
+  /** The family's `# TYPE`. */
   abstract readonly type: "counter" | "gauge" | "histogram";
+  /** Metric name. */
   readonly name: string;
+  /** `# HELP` text. */
   readonly help: string;
+  /** Label names, in the order samples carry them. */
   readonly labelNames: readonly string[];
+  /** Each series' label values and state, by a key built from the values. */
   protected readonly series = new Map<string, { values: string[]; state: S }>();
 
+  /**
+   * Checks the names and creates a family with no series.
+   *
+   * @throws {Error} for a name or label name the format does not allow.
+   */
   constructor(options: MetricOptions) {
     if (!METRIC_NAME.test(options.name)) throw new Error(`bad metric name ${options.name}`);
     for (const l of options.labelNames ?? []) {
@@ -95,6 +110,7 @@ abstract class LabelledFamily<S> implements Family {
     this.labelNames = options.labelNames ?? [];
   }
 
+  /** A new series' state. */
   protected abstract initial(): S;
 
   #key(labels: Labels): { key: string; values: string[] } {
@@ -114,6 +130,7 @@ abstract class LabelledFamily<S> implements Family {
     return this.series.get(this.#key(labels).key)?.state;
   }
 
+  /** The state of one series, created on first use. */
   protected state(labels: Labels = {}): S {
     const { key, values } = this.#key(labels);
     let entry = this.series.get(key);
@@ -129,13 +146,16 @@ abstract class LabelledFamily<S> implements Family {
     this.series.clear();
   }
 
+  /** Appends the family's sample lines to `out`. */
   abstract render(out: string[]): void;
 }
 
 /** A value that only goes up. */
 export class Counter extends LabelledFamily<{ v: number }> {
+  /** {@inheritDoc LabelledFamily.type} */
   readonly type = "counter" as const;
 
+  /** {@inheritDoc LabelledFamily.initial} */
   protected initial(): { v: number } {
     return { v: 0 };
   }
@@ -151,6 +171,7 @@ export class Counter extends LabelledFamily<{ v: number }> {
     return this.peek(labels)?.v ?? 0;
   }
 
+  /** {@inheritDoc LabelledFamily.render} */
   render(out: string[]): void {
     for (const { values, state } of this.series.values()) {
       out.push(`${this.name}${renderLabels(this.labelNames, values)} ${formatValue(state.v)}`);
@@ -160,8 +181,10 @@ export class Counter extends LabelledFamily<{ v: number }> {
 
 /** A value that goes up and down. */
 export class Gauge extends LabelledFamily<{ v: number }> {
+  /** {@inheritDoc LabelledFamily.type} */
   readonly type = "gauge" as const;
 
+  /** {@inheritDoc LabelledFamily.initial} */
   protected initial(): { v: number } {
     return { v: 0 };
   }
@@ -186,6 +209,7 @@ export class Gauge extends LabelledFamily<{ v: number }> {
     return this.peek(labels)?.v ?? 0;
   }
 
+  /** {@inheritDoc LabelledFamily.render} */
   render(out: string[]): void {
     for (const { values, state } of this.series.values()) {
       out.push(`${this.name}${renderLabels(this.labelNames, values)} ${formatValue(state.v)}`);
@@ -193,17 +217,28 @@ export class Gauge extends LabelledFamily<{ v: number }> {
   }
 }
 
-interface HistogramState {
+/** One histogram series: per-bucket counts, sum and count. */
+export interface HistogramState {
+  /** Observations at or below each bucket's bound, cumulative. */
   counts: number[];
+  /** Sum of observations. */
   sum: number;
+  /** Number of observations. */
   count: number;
 }
 
 /** Observations counted into cumulative buckets, with their sum and count. */
 export class Histogram extends LabelledFamily<HistogramState> {
+  /** {@inheritDoc LabelledFamily.type} */
   readonly type = "histogram" as const;
+  /** Upper bounds, ascending, without `+Inf`. */
   readonly buckets: readonly number[];
 
+  /**
+   * Checks the buckets and creates a histogram with no series.
+   *
+   * @throws {Error} for a reserved `le` label or buckets that do not ascend.
+   */
   constructor(options: HistogramOptions) {
     super(options);
     if (this.labelNames.includes("le")) throw new Error(`${this.name}: "le" is reserved`);
@@ -214,6 +249,7 @@ export class Histogram extends LabelledFamily<HistogramState> {
     this.buckets = buckets;
   }
 
+  /** {@inheritDoc LabelledFamily.initial} */
   protected initial(): HistogramState {
     return { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
   }
@@ -244,6 +280,7 @@ export class Histogram extends LabelledFamily<HistogramState> {
     return { sum: s?.sum ?? 0, count: s?.count ?? 0 };
   }
 
+  /** {@inheritDoc LabelledFamily.render} */
   render(out: string[]): void {
     for (const { values, state } of this.series.values()) {
       this.buckets.forEach((b, i) => {
