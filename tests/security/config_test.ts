@@ -142,3 +142,33 @@ Deno.test("main.ts exits with a message naming ALLOW_INSECURE for HOST=0.0.0.0 w
     /configuration error: ALLOW_INSECURE: HOST=0\.0\.0\.0/,
   );
 });
+
+Deno.test("main.ts names the bad field of the config file's security section", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/config.json`;
+    await Deno.writeTextFile(
+      path,
+      JSON.stringify({ security: { tokens: [{ token: TOKEN, scopes: { read: "*" } }] } }),
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        new URL("../../main.ts", import.meta.url).pathname,
+        "--config",
+        path,
+      ],
+      env: { PORT: "0", TOKENS: "" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 2);
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /configuration error: security\.tokens\[0\]/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -56,6 +56,16 @@ Deno.test("nothing the service logs during a run with every kind of token use co
           }))
             .body?.cancel();
         }
+        // The real table API, rate limit included (one write a second per token).
+        for (const method of ["PUT", "POST"]) {
+          const path = method === "PUT" ? "api/tables/sales_new" : "api/tables/sales_q1/rows";
+          const body = method === "PUT" ? { schema: { id: "integer" } } : [{ id: 5 }];
+          await (await fetch(new URL(path, base), {
+            method,
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body: JSON.stringify(body),
+          })).body?.cancel();
+        }
         await rawUpgrade(service, { token });
         await rawUpgrade(service, { token, headers: { origin: "http://evil.example" } });
       }

@@ -166,3 +166,40 @@ Deno.test("without tokens the HTTP API is open", async () => {
     assert.equal((await call(service, "POST", "/api/probe/t/rows")).status, 200);
   });
 });
+
+Deno.test("the table API: GET needs read, rows need write, create and drop need admin", async () => {
+  await withSecuredService({}, async (service) => {
+    const json = (token: string | undefined, body: unknown) => ({
+      ...(token ? bearer(token) : {}),
+      "content-type": "application/json",
+      body: JSON.stringify(body),
+    });
+    const send = async (method: string, path: string, token?: string, body?: unknown) => {
+      const { body: text, ...headers } = json(token, body ?? null);
+      const res = await fetch(new URL(path.slice(1), service.url), {
+        method,
+        headers,
+        body: body === undefined ? undefined : text,
+      });
+      await res.body?.cancel();
+      return res.status;
+    };
+    const def = { schema: { id: "integer", v: "float" }, index: "id" };
+    assert.equal(await send("PUT", "/api/tables/sales_x", undefined, def), 401);
+    assert.equal(await send("PUT", "/api/tables/sales_x", WRITER, def), 403);
+    assert.equal(await send("PUT", "/api/tables/sales_x", ADMIN, def), 201);
+    const rows = [{ id: 1, v: 1.5 }];
+    assert.equal(await send("POST", "/api/tables/sales_x/rows", undefined, rows), 401);
+    assert.equal(await send("POST", "/api/tables/sales_x/rows", READER, rows), 403);
+    assert.equal(await send("POST", "/api/tables/hr/rows", WRITER, rows), 403);
+    assert.equal(await send("POST", "/api/tables/sales_x/rows", INGESTER, rows), 200);
+    assert.equal(await send("PUT", "/api/tables/sales_x/rows", READER, rows), 403);
+    assert.equal(await send("DELETE", "/api/tables/sales_x/rows", READER), 403);
+    assert.equal(await send("GET", "/api/tables/sales_x/rows", INGESTER), 403);
+    assert.equal(await send("GET", "/api/tables/sales_x/rows", READER), 200);
+    assert.equal(await send("DELETE", "/api/tables/sales_x", WRITER), 403);
+    assert.equal((await service.host.tableInfo("sales_x"))?.size, 1);
+    assert.equal(await send("DELETE", "/api/tables/sales_x", ADMIN), 204);
+    assert.deepEqual(await service.host.tableNames(), []);
+  });
+});
