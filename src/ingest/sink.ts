@@ -21,6 +21,8 @@ import {
 import { type IngestLimits, limits as sharedLimits } from "./limits.ts";
 import { type BatchLog, MemoryBatchLog } from "./log.ts";
 import { validateBatch } from "./validate.ts";
+import { ArrowScanner } from "./arrow_scanner.ts";
+import type { ArrowScan } from "./validate_arrow.ts";
 
 /** One finished submission, for metrics and logs. */
 export interface IngestEvent {
@@ -76,6 +78,7 @@ export class BatchSink implements Sink {
   readonly #onEvent?: (event: IngestEvent) => void;
   readonly #defs = new WeakMap<Table, Promise<TableDef>>();
   readonly #listeners = new Set<(event: IngestEvent) => void>();
+  readonly #scanner = new ArrowScanner();
   /** Whether unknown tables are created from `update` batches. */
   autoCreate: boolean;
   /** The limits in force for this sink's sources. */
@@ -101,13 +104,14 @@ export class BatchSink implements Sink {
   /** Validates and applies a batch; see {@linkcode Sink.submit}. */
   async submit(batch: Batch, source = "unknown"): Promise<BatchResult> {
     const started = performance.now();
+    const size = batch.bytes.byteLength;
     const event = (status: number, rows: number, error?: string) =>
       this.#emit({
         source,
         table: batch.table,
         op: batch.op,
         format: batch.format,
-        bytes: batch.bytes.byteLength,
+        bytes: size,
         rows,
         status,
         durationMs: performance.now() - started,
@@ -115,10 +119,16 @@ export class BatchSink implements Sink {
       });
     try {
       checkTableName(batch.table);
+      let arrow: ArrowScan | undefined;
+      if (batch.format === "arrow" && (batch.op === "update" || batch.op === "replace")) {
+        const scanned = await this.#scanner.scan(batch.bytes);
+        arrow = scanned.scan;
+        batch = { ...batch, bytes: scanned.bytes };
+      }
       let result: BatchResult | undefined;
       for (let attempt = 1; result === undefined; attempt++) {
         const current = await this.#lookup(batch.table);
-        const valid = this.#validate(batch, current?.def);
+        const valid = this.#validate(batch, current?.def, arrow);
         valid.target = current?.table;
         try {
           result = await this.#log.append(valid);
@@ -144,14 +154,16 @@ export class BatchSink implements Sink {
 
   /** Stops the log and the applier's private engine. */
   async close(): Promise<void> {
+    this.#scanner.close();
     await this.#log.close();
     await this.#applier.close();
   }
 
-  #validate(batch: Batch, def: TableDef | undefined): ValidBatch {
+  #validate(batch: Batch, def: TableDef | undefined, arrow?: ArrowScan): ValidBatch {
     return validateBatch(batch, def, {
       autoCreate: this.autoCreate,
       maxJsonDepth: this.#limits.maxJsonDepth,
+      arrow,
     });
   }
 

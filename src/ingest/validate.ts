@@ -16,7 +16,7 @@ import {
 } from "./batch.ts";
 import { cellError } from "./cells.ts";
 import { parseJson } from "./json_safe.ts";
-import { arrowSchema, checkArrow, scanArrow } from "./validate_arrow.ts";
+import { type ArrowScan, arrowSchema, checkArrow, scanArrow } from "./validate_arrow.ts";
 import { checkCsvHeader, scanCsv } from "./validate_csv.ts";
 import {
   checkColumns,
@@ -33,6 +33,8 @@ export interface ValidateOptions {
   autoCreate?: boolean;
   /** JSON nesting limit. @default 32 */
   maxJsonDepth?: number;
+  /** The Arrow body's scan, when done already (in a worker). @default scanned here */
+  arrow?: ArrowScan;
 }
 
 /**
@@ -47,17 +49,23 @@ export function validateBatch(
   options: ValidateOptions = {},
 ): ValidBatch {
   const maxDepth = options.maxJsonDepth ?? 32;
+  const arrow = () => options.arrow ?? scanArrow(batch.bytes);
   if (def === undefined) {
     const create = batch.create ?? options.autoCreate ?? true;
     if (batch.op !== "update" || create === false) {
       throw new IngestError(404, `no table named ${JSON.stringify(batch.table)}`);
     }
-    return validateCreate(batch, create === true ? {} : create, maxDepth);
+    return validateCreate(batch, create === true ? {} : create, maxDepth, arrow);
   }
-  return { ...validateExisting(batch, def, maxDepth), def };
+  return { ...validateExisting(batch, def, maxDepth, arrow), def };
 }
 
-function validateExisting(batch: Batch, def: TableDef, maxDepth: number): ValidBatch {
+function validateExisting(
+  batch: Batch,
+  def: TableDef,
+  maxDepth: number,
+  arrow: () => ArrowScan,
+): ValidBatch {
   switch (batch.op) {
     case "clear":
       return { batch, format: batch.format, rows: 0 };
@@ -65,16 +73,21 @@ function validateExisting(batch: Batch, def: TableDef, maxDepth: number): ValidB
       return validateRemove(batch, def, maxDepth);
     case "update":
     case "replace":
-      return validateData(batch, def, maxDepth);
+      return validateData(batch, def, maxDepth, arrow);
     default:
       throw new IngestError(400, `unknown batch operation ${JSON.stringify(batch.op)}`);
   }
 }
 
-function validateData(batch: Batch, def: TableDef, maxDepth: number): ValidBatch {
+function validateData(
+  batch: Batch,
+  def: TableDef,
+  maxDepth: number,
+  arrow: () => ArrowScan,
+): ValidBatch {
   switch (batch.format) {
     case "arrow": {
-      const scan = scanArrow(batch.bytes);
+      const scan = arrow();
       checkArrow(scan, def);
       return { batch, format: "arrow", rows: scan.rows };
     }
@@ -128,7 +141,12 @@ function validateRemove(batch: Batch, def: TableDef, maxDepth: number): ValidBat
   return { batch, format: "json", rows: keys.length, keys };
 }
 
-function validateCreate(batch: Batch, options: CreateOptions, maxDepth: number): ValidBatch {
+function validateCreate(
+  batch: Batch,
+  options: CreateOptions,
+  maxDepth: number,
+  arrow: () => ArrowScan,
+): ValidBatch {
   const index = options.index ?? null;
   const limit = options.limit ?? null;
   if (index !== null && limit !== null) {
@@ -145,7 +163,7 @@ function validateCreate(batch: Batch, options: CreateOptions, maxDepth: number):
   };
   switch (batch.format) {
     case "arrow": {
-      const scan = scanArrow(batch.bytes);
+      const scan = arrow();
       const def = create(arrowSchema(scan));
       checkArrow(scan, def);
       return { batch, format: "arrow", rows: scan.rows, create: def };

@@ -1,73 +1,102 @@
 /**
  * Validation of Arrow IPC batches (stream or file): the whole body must
  * decode, column types must be ones the engine stores without silent loss,
- * and an index column must have no nulls.
+ * and an index column must have no nulls. {@linkcode scanArrow} decodes
+ * (in a worker, see `arrow_scanner.ts`, since a corrupt body can send the
+ * decoder into a loop) and returns a plain summary that the checks read.
  *
  * @module
  */
 
-import {
-  type DataType,
-  type Field,
-  RecordBatchReader,
-  type Schema as ArrowSchema,
-  Type,
-  type Vector,
-} from "apache-arrow";
+import { type DataType, RecordBatchReader, Type } from "apache-arrow";
 import type { ColumnType, Schema } from "../engine/perspective.ts";
 import { IngestError, type TableDef } from "./batch.ts";
 
+/** One column of an Arrow body. */
+export interface ArrowField {
+  /** Column name. */
+  name: string;
+  /** The Arrow type, for messages. */
+  arrowType: string;
+  /** The engine type it maps to, or null when the engine cannot store it. */
+  type: ColumnType | null;
+  /** Whether the type is an integer wider than the engine's 32 bits. */
+  wideInt: boolean;
+  /** Whether any value falls outside the 32-bit integer range. */
+  outOfInt32: boolean;
+  /** Nulls over all batches. */
+  nulls: number;
+}
+
 /** What an Arrow body holds. */
 export interface ArrowScan {
-  /** The Arrow schema. */
-  schema: ArrowSchema;
+  /** Columns in order. */
+  fields: ArrowField[];
   /** Rows over all record batches. */
   rows: number;
-  /** Each column's chunks, by name. */
-  columns: Map<string, Vector[]>;
 }
 
 /**
- * Reads every record batch of an Arrow stream or file.
+ * Reads every record batch of an Arrow stream or file and summarizes it.
  *
  * @throws {IngestError} 400 when the body is not complete, valid Arrow IPC.
  */
 export function scanArrow(bytes: Uint8Array): ArrowScan {
-  let reader;
-  try {
-    reader = RecordBatchReader.from(bytes);
-    reader.open();
-  } catch (err) {
-    throw new IngestError(400, `not an Arrow IPC stream or file: ${message(err)}`);
-  }
-  if (reader.isStream() && bytes.byteLength < 8) {
+  if (bytes.byteLength < 8) {
     throw new IngestError(400, "not an Arrow IPC stream or file: too short");
   }
-  const columns = new Map<string, Vector[]>();
-  let rows = 0;
-  let schema: ArrowSchema;
   try {
-    schema = reader.schema;
+    if (!isArrowFile(bytes)) ensureStreamEnd(bytes);
+    const reader = RecordBatchReader.from(bytes);
+    reader.open();
+    const schema = reader.schema;
     if (!schema) throw new Error("no schema message");
-    for (const f of schema.fields) {
-      if (columns.has(f.name)) {
+    const seen = new Set<string>();
+    const fields: ArrowField[] = schema.fields.map((f) => {
+      if (seen.has(f.name)) {
         throw new IngestError(400, `Arrow schema repeats ${JSON.stringify(f.name)}`);
       }
-      columns.set(f.name, []);
-    }
+      seen.add(f.name);
+      return {
+        name: f.name,
+        arrowType: String(f.type),
+        type: engineType(f.type) ?? null,
+        wideInt: f.type.typeId === Type.Int && !fitsInt32(f.type),
+        outOfInt32: false,
+        nulls: 0,
+      };
+    });
+    let rows = 0;
     for (const batch of reader) {
       rows += batch.numRows;
-      for (let i = 0; i < schema.fields.length; i++) {
+      for (let i = 0; i < fields.length; i++) {
         const child = batch.getChildAt(i);
-        if (child) columns.get(schema.fields[i].name)!.push(child);
+        if (!child) continue;
+        fields[i].nulls += child.nullCount;
+        if (fields[i].wideInt && !fields[i].outOfInt32) {
+          for (const v of child) {
+            if (v === null) continue;
+            const n = Number(v);
+            if (n < -2147483648 || n > 2147483647) {
+              fields[i].outOfInt32 = true;
+              break;
+            }
+          }
+        }
       }
     }
-    if (!isArrowFile(bytes)) ensureStreamEnd(bytes);
+    return { fields, rows };
   } catch (err) {
     if (err instanceof IngestError) throw err;
     throw new IngestError(400, `malformed Arrow IPC: ${message(err)}`);
   }
-  return { schema, rows, columns };
+}
+
+const FILE_MAGIC = [0x41, 0x52, 0x52, 0x4f, 0x57, 0x31]; // "ARROW1"
+
+/** Whether the bytes start with the Arrow file format's magic. */
+function isArrowFile(bytes: Uint8Array): boolean {
+  return FILE_MAGIC.every((b, i) => bytes[i] === b);
 }
 
 /**
@@ -90,16 +119,11 @@ function ensureStreamEnd(bytes: Uint8Array): void {
     if (len < 0 || at + len > bytes.byteLength) throw new Error("truncated message metadata");
     const bodyLength = messageBodyLength(bytes.subarray(at, at + len));
     at += len;
-    if (at + bodyLength > bytes.byteLength) throw new Error("truncated message body");
+    if (bodyLength < 0 || at + bodyLength > bytes.byteLength) {
+      throw new Error("truncated message body");
+    }
     at += bodyLength;
   }
-}
-
-const FILE_MAGIC = [0x41, 0x52, 0x52, 0x4f, 0x57, 0x31]; // "ARROW1"
-
-/** Whether the bytes start with the Arrow file format's magic. */
-function isArrowFile(bytes: Uint8Array): boolean {
-  return FILE_MAGIC.every((b, i) => bytes[i] === b);
 }
 
 /** Reads `Message.bodyLength` from a flatbuffer-encoded Arrow message header. */
@@ -143,28 +167,20 @@ export function engineType(type: DataType): ColumnType | undefined {
   }
 }
 
-function fits(field: Field, target: ColumnType, chunks: Vector[]): string | undefined {
-  const source = engineType(field.type);
-  if (source === undefined) return `Arrow type ${field.type} is not supported`;
-  if (source === target) {
-    if (target === "integer" && !fitsInt32(field.type)) {
-      for (const chunk of chunks) {
-        for (const v of chunk) {
-          if (v === null) continue;
-          const n = Number(v);
-          if (n < -2147483648 || n > 2147483647) return `${v} is outside the 32-bit integer range`;
-        }
-      }
-    }
-    return undefined;
-  }
-  if (target === "float" && source === "integer") return undefined;
-  return `Arrow type ${field.type} does not fit a ${target} column`;
-}
-
 function fitsInt32(type: DataType): boolean {
   const t = type as unknown as { bitWidth: number; isSigned: boolean };
   return t.bitWidth < 32 || (t.bitWidth === 32 && t.isSigned);
+}
+
+function fits(field: ArrowField, target: ColumnType): string | undefined {
+  if (field.type === null) return `Arrow type ${field.arrowType} is not supported`;
+  if (field.type === target) {
+    return target === "integer" && field.outOfInt32
+      ? "a value is outside the 32-bit integer range"
+      : undefined;
+  }
+  if (target === "float" && field.type === "integer") return undefined;
+  return `Arrow type ${field.arrowType} does not fit a ${target} column`;
 }
 
 /**
@@ -175,18 +191,18 @@ function fitsInt32(type: DataType): boolean {
  */
 export function checkArrow(scan: ArrowScan, def: TableDef): void {
   const types = new Map(Object.entries(def.schema));
-  for (const field of scan.schema.fields) {
+  for (const field of scan.fields) {
     const target = types.get(field.name);
     if (target === undefined) {
       throw new IngestError(422, `unknown column ${JSON.stringify(field.name)}`);
     }
-    const problem = fits(field, target, scan.columns.get(field.name) ?? []);
+    const problem = fits(field, target);
     if (problem) throw new IngestError(422, `column ${JSON.stringify(field.name)}: ${problem}`);
   }
   if (def.index !== null && scan.rows > 0) {
-    const chunks = scan.columns.get(def.index);
-    if (!chunks) throw new IngestError(422, `index column ${JSON.stringify(def.index)} is missing`);
-    if (chunks.some((c) => c.nullCount > 0)) {
+    const index = scan.fields.find((f) => f.name === def.index);
+    if (!index) throw new IngestError(422, `index column ${JSON.stringify(def.index)} is missing`);
+    if (index.nulls > 0) {
       throw new IngestError(422, `index column ${JSON.stringify(def.index)} has null values`);
     }
   }
@@ -198,19 +214,18 @@ export function checkArrow(scan: ArrowScan, def: TableDef): void {
  * @throws {IngestError} 422 for column types the engine cannot store.
  */
 export function arrowSchema(scan: ArrowScan): Schema {
+  if (scan.fields.length === 0) {
+    throw new IngestError(422, "cannot create a table from an Arrow body without columns");
+  }
   const schema: Schema = Object.create(null);
-  for (const field of scan.schema.fields) {
-    const t = engineType(field.type);
-    if (!t) {
+  for (const field of scan.fields) {
+    if (!field.type) {
       throw new IngestError(
         422,
-        `column ${JSON.stringify(field.name)}: Arrow type ${field.type} is not supported`,
+        `column ${JSON.stringify(field.name)}: Arrow type ${field.arrowType} is not supported`,
       );
     }
-    schema[field.name] = t;
-  }
-  if (scan.schema.fields.length === 0) {
-    throw new IngestError(422, "cannot create a table from an Arrow body without columns");
+    schema[field.name] = field.type;
   }
   return schema;
 }

@@ -9,6 +9,8 @@ import { EngineHost } from "../../src/engine/host.ts";
 import { createHandler, type Handler } from "../../src/server/handler.ts";
 import { BatchSink, type SinkOptions } from "../../src/ingest/sink.ts";
 import type { IngestEvent } from "../../src/ingest/sink.ts";
+import { DEFAULT_LIMITS, Security, securityConfig } from "../../src/security/mod.ts";
+import { silentLogger } from "../../src/ops/log.ts";
 
 /** What {@linkcode withApi} hands the test. */
 export interface Api {
@@ -37,7 +39,14 @@ export async function withApi<T>(
   const host = await EngineHost.create();
   const events: IngestEvent[] = [];
   const sink = new BatchSink(host, { ...options, onEvent: (e) => events.push(e) });
-  const handler = createHandler({ host, sink });
+  // Open mode, with the per-client ingest rate limit out of the way of many quick requests.
+  const security = new Security(
+    securityConfig({
+      limits: { ...DEFAULT_LIMITS, ingestRequestsPerSecond: 1e6, ingestBurst: 1e6 },
+    }),
+    silentLogger,
+  );
+  const handler = createHandler({ host, sink, security });
   const call = (method: string, path: string, init: RequestInit = {}) =>
     handler(new Request(`http://127.0.0.1${path}`, { method, ...init }));
   const api: Api = {
