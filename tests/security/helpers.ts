@@ -102,12 +102,13 @@ export function wsUrl(service: Service, token?: string): string {
  */
 export async function rawUpgrade(
   service: Service,
-  options: { token?: string; headers?: Record<string, string> } = {},
+  options: { token?: string; headers?: Record<string, string>; path?: string } = {},
 ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
   const conn = await Deno.connect({ hostname: service.addr.hostname, port: service.addr.port });
   try {
-    const path = new URL(wsUrl(service, options.token)).pathname +
-      new URL(wsUrl(service, options.token)).search;
+    const url = new URL(wsUrl(service, options.token));
+    if (options.path) url.pathname = new URL(options.path, service.url).pathname;
+    const path = url.pathname + url.search;
     const headers: Record<string, string> = {
       host: `${service.addr.hostname}:${service.addr.port}`,
       upgrade: "websocket",

@@ -278,3 +278,31 @@ Deno.test("decodeRequest() reads the envelope the stock client writes", () => {
   assert.equal(req.kind, 33);
   assert.deepEqual([...req.body], [0x0a, 0x00]);
 });
+
+Deno.test("the broadcast upgrade checks Origin, token and the table's read scope before upgrading", async () => {
+  await withSecuredService({}, async (service) => {
+    await service.host.createTable("public_prices", [{ x: 1 }]);
+    await service.host.createTable("secret", [{ x: 1 }]);
+    const path = "websocket/broadcast/secret";
+    assert.equal((await rawUpgrade(service, { path })).status, 401);
+    assert.equal((await rawUpgrade(service, { path, token: STRANGER })).status, 401);
+    assert.equal(
+      (await rawUpgrade(service, {
+        path,
+        token: READER,
+        headers: { origin: "http://evil.example" },
+      }))
+        .status,
+      403,
+    );
+    assert.equal((await rawUpgrade(service, { path, token: PUBLIC_READER })).status, 403);
+    assert.equal(
+      (await rawUpgrade(service, {
+        path: "websocket/broadcast/public_prices",
+        token: PUBLIC_READER,
+      }))
+        .status,
+      101,
+    );
+  });
+});
