@@ -1,6 +1,6 @@
 /**
  * `deno task bench:fanout [--quick] [--seconds S] [--rate R] [--rows B] [--procs P]
- *   [--only server-only|replicated|stalled] [--viewers 500,1000]`
+ *   [--only server-only|replicated|stalled|heavy] [--viewers 500,1000]`
  *
  * Fan-out benchmark: this service against Perspective's own Node
  * `WebSocketServer` (bench/reference, the same package version, run with
@@ -17,6 +17,9 @@
  *   server-side view with `on_update({mode: "row"})`, as the stock client's
  *   `table(view)` does.
  * - replicated+stalled: ours with one more subscriber that never reads.
+ * - server-only+heavy: server-only viewers beside one client exporting a
+ *   200k-row table back to back; the HTTP probe column shows how long
+ *   `/healthz` waits meanwhile.
  *
  * @module
  */
@@ -48,7 +51,9 @@ const SERVER_ONLY_N = pick(quick ? [1, 10, 100] : [1, 10, 50, 100, 200, 500, 100
 const REPLICATED_N = pick(quick ? [1, 10, 100] : [1, 10, 100, 500, 1000, 2000]);
 const REFERENCE_REPLICATED_N = pick(quick ? [1, 10, 100] : [1, 10, 100, 500, 1000]);
 const STALL_N = quick ? 100 : 500;
-/** `--only server-only|replicated|stalled` runs one group. */
+/** Viewers alongside one client exporting a 200k-row table back to back. */
+const HEAVY_N = 100;
+/** `--only server-only|replicated|stalled|heavy` runs one group. */
 const only = (group: string) => !args.only || args.only === group;
 /** How long to wait after the last update for stragglers. */
 const GRACE_MS = 3000;
@@ -154,12 +159,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Phase {
   server: "ours" | "reference";
-  mode: "server-only" | "replicated" | "replicated+stalled";
+  mode: "server-only" | "server-only+heavy" | "replicated" | "replicated+stalled";
   viewers: number;
 }
 
 async function runPhase(phase: Phase): Promise<PhaseResult> {
   const port = freePort();
+  const heavy = phase.mode === "server-only+heavy";
   const server = phase.server === "ours"
     ? new Child(Deno.execPath(), [
       "run",
@@ -168,13 +174,14 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
       String(port),
       "0",
       String(BENCH_BOUND),
+      heavy ? "heavy" : "",
     ])
-    : new Child("node", [`${refDir}/server.mjs`, String(port)]);
+    : new Child("node", [`${refDir}/server.mjs`, String(port), heavy ? "heavy" : ""]);
   const loadgens: Child[] = [];
   try {
     const { pid } = await server.next<{ pid: number }>();
     const base = `ws://127.0.0.1:${port}`;
-    const broadcast = phase.server === "ours" && phase.mode !== "server-only";
+    const broadcast = phase.server === "ours" && phase.mode.startsWith("replicated");
     const url = phase.server === "reference"
       ? `${base}/`
       : broadcast
@@ -193,10 +200,11 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
         g.ask<{ connected: number; failed: number }>({
           cmd: "connect",
           url,
-          mode: phase.mode === "server-only" ? "server" : "replicated",
+          mode: phase.mode.startsWith("server-only") ? "server" : "replicated",
           transport: broadcast ? "broadcast" : "protocol",
           count: share(i),
           stalled: phase.mode === "replicated+stalled" && i === 0 ? 1 : 0,
+          heavy: heavy && i === 0,
         })
       ),
     );
@@ -223,7 +231,13 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
     await sleep(GRACE_MS);
     const reports = await Promise.all(
       loadgens.map((g) =>
-        g.ask<{ logs: number[][]; lagP99: number; cpu: number; saturated: boolean }>({
+        g.ask<{
+          logs: number[][];
+          lagP99: number;
+          cpu: number;
+          saturated: boolean;
+          heavyExports?: number;
+        }>({
           cmd: "report",
         })
       ),
@@ -233,6 +247,7 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
       stalledCodes = (await loadgens[0].ask<{ codes: (number | null)[] }>({ cmd: "stalled" }))
         .codes;
     }
+    const heavyExports = reports.reduce((s, r) => s + (r.heavyExports ?? 0), 0);
     const { latencies, reachedAll } = delivery(sends, reports.flatMap((r) => r.logs));
     return {
       ...phase,
@@ -250,6 +265,7 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
       loadLagP99: Math.max(...reports.map((r) => r.lagP99)),
       stalledCodes,
       httpP99: percentile(probes, 0.99),
+      heavyExports,
     };
   } finally {
     await Promise.all(loadgens.map((g) => g.quit()));
@@ -270,6 +286,10 @@ for (const n of only("replicated") ? REPLICATED_N : []) {
   }
 }
 if (only("stalled")) phases.push({ server: "ours", mode: "replicated+stalled", viewers: STALL_N });
+if (only("heavy")) {
+  phases.push({ server: "ours", mode: "server-only+heavy", viewers: HEAVY_N });
+  phases.push({ server: "reference", mode: "server-only+heavy", viewers: HEAVY_N });
+}
 
 const started = performance.now();
 console.log(
@@ -289,6 +309,23 @@ for (const phase of phases) {
 
 console.log("\n" + table(results));
 console.log("\nOurs / reference:\n\n" + ratios(results));
+
+/** The heavy-query lines: viewers' and /healthz's p99 beside an exporting client, per server. */
+function heavyLines(): string {
+  let out = "";
+  for (const server of ["ours", "reference"]) {
+    const h = results.find((r) => r.server === server && r.mode === "server-only+heavy");
+    const base = results.find((r) =>
+      r.server === server && r.mode === "server-only" && r.viewers === HEAVY_N
+    );
+    if (!h) continue;
+    out += `- ${server}, ${HEAVY_N} viewers beside a client exporting 200k rows back to back ` +
+      `(${h.heavyExports ?? 0} exports): viewers p99 ${h.p99.toFixed(1)} ms` +
+      (base ? ` (${base.p99.toFixed(1)} ms without)` : "") +
+      `, HTTP probe p99 ${h.httpP99.toFixed(1)} ms\n`;
+  }
+  return out;
+}
 
 const ms = 250;
 const oursCap = capacity(results, "ours", "server-only", ms);
@@ -322,7 +359,7 @@ Targets:
 }, target <= 1.2); stalled socket close code: ${
   stall?.stalledCodes?.map((c) => c ?? "none (backlog under the bound)").join(", ")
 }
-- a load generator was saturated in: ${
+${heavyLines()}- a load generator was saturated in: ${
   results.filter((r) => r.saturated).map((r) => `${r.server} ${r.mode} ${r.viewers}`).join(", ") ||
   "none"
 }

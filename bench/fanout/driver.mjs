@@ -38,6 +38,22 @@ function rows(seq, count, sent) {
   return out;
 }
 
+/** Rows of the `big` table a heavy client exports over and over. */
+export const BIG_ROWS = 200_000;
+
+/** The `big` table's contents, as columns. */
+export function bigColumns() {
+  const id = new Array(BIG_ROWS);
+  const symbol = new Array(BIG_ROWS);
+  const price = new Array(BIG_ROWS);
+  for (let i = 0; i < BIG_ROWS; i++) {
+    id[i] = i;
+    symbol[i] = SYMBOLS[i % SYMBOLS.length];
+    price[i] = (i % 10_000) / 7;
+  }
+  return { id, symbol, price };
+}
+
 /** The table's first contents (seq 0). */
 export function initialRows() {
   return rows(0, TABLE_ROWS, now());

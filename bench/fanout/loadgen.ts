@@ -27,6 +27,8 @@ interface ConnectCommand {
   count: number;
   /** Raw sockets that never read (broadcast only). */
   stalled?: number;
+  /** Also run one client that exports the `big` table over and over. */
+  heavy?: boolean;
 }
 
 /** Rows a server-only viewer shows, like a grid's visible window. */
@@ -193,6 +195,27 @@ async function closeCode(conn: Deno.TcpConn, ms: number): Promise<number | null>
   return null;
 }
 
+/** Exports the whole `big` table back to back until told to stop: one viewer's heavy queries. */
+async function heavyClient(url: string): Promise<() => Promise<number>> {
+  const client = await perspective.websocket(url);
+  const view = await (await client.open_table("big")).view();
+  let running = true;
+  let exports = 0;
+  const loop = (async () => {
+    while (running) {
+      await view.to_arrow();
+      exports++;
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop.catch(() => {});
+    await client.terminate();
+    return exports;
+  };
+}
+
+let stopHeavy: (() => Promise<number>) | undefined;
 const viewers: Viewer[] = [];
 const stalled: Deno.TcpConn[] = [];
 const lags: number[] = [];
@@ -221,10 +244,12 @@ async function connect(cmd: ConnectCommand): Promise<void> {
     }
   }
   for (let i = 0; i < (cmd.stalled ?? 0); i++) stalled.push(await stalledSocket(cmd.url));
+  if (cmd.heavy) stopHeavy = await heavyClient(cmd.url);
   write({ connected: viewers.length, failed, ms: now() - t0 });
 }
 
-function report(): void {
+async function report(): Promise<void> {
+  const heavyExports = stopHeavy ? await stopHeavy() : undefined;
   const sorted = [...lags].sort((a, b) => a - b);
   const lagP99 = sorted[Math.floor(sorted.length * 0.99)] ?? 0;
   const cpu = (cpuSeconds(Deno.pid) - cpuStart) / ((now() - wallStart) / 1000);
@@ -234,6 +259,7 @@ function report(): void {
     lagMax: sorted.at(-1) ?? 0,
     cpu,
     saturated: lagP99 > 50 || cpu > 0.85,
+    heavyExports,
   });
 }
 
@@ -246,7 +272,7 @@ for await (const line of readLines(Deno.stdin.readable)) {
     cpuStart = cpuSeconds(Deno.pid);
     wallStart = now();
     write({ ok: true });
-  } else if (cmd.cmd === "report") report();
+  } else if (cmd.cmd === "report") await report();
   else if (cmd.cmd === "stalled") {
     const codes = await Promise.all(stalled.map((c) => closeCode(c, cmd.ms ?? 3000)));
     write({ codes });

@@ -3,7 +3,7 @@
  * (no demo), hosting the benchmark table and driving updates in-process
  * through the same driver as the reference. Control: JSON lines on stdin.
  *
- * Usage: deno run -A bench/fanout/our_server.ts <port> [maxUpdateRate] [maxBufferedBytes]
+ * Usage: deno run -A bench/fanout/our_server.ts <port> [maxUpdateRate] [maxBufferedBytes] [heavy]
  *
  * @module
  */
@@ -11,11 +11,12 @@
 import { startService } from "../../src/service.ts";
 import { silentLogger } from "../../src/ops/log.ts";
 import { securityConfig } from "../../src/security/mod.ts";
-import { initialRows, SCHEMA, serveControl } from "./driver.mjs";
+import { bigColumns, initialRows, SCHEMA, serveControl } from "./driver.mjs";
 import type { Schema } from "../../src/engine/perspective.ts";
 import { readLines } from "./proc.ts";
 
 const [port, rate, bound] = Deno.args.map(Number);
+const heavy = Deno.args[3] === "heavy";
 const service = await startService({
   demo: false,
   port,
@@ -29,6 +30,7 @@ const service = await startService({
 });
 const table = await service.host.createTable("bench", SCHEMA as Schema, { index: "id" });
 await table.update(initialRows());
+if (heavy) await service.host.createTable("big", bigColumns());
 await service.host.flush();
 const encoder = new TextEncoder();
 const write = (line: string) => Deno.stdout.writeSync(encoder.encode(line + "\n"));

@@ -35,6 +35,8 @@ export interface PhaseResult {
   loadLagP99: number;
   /** p99 of an HTTP probe (ours: /healthz) while driving, ms. */
   httpP99: number;
+  /** For a heavy run: exports the heavy client completed. */
+  heavyExports?: number;
   /** For a stalled run: close codes the stalled sockets saw. */
   stalledCodes?: (number | null)[];
 }

@@ -3,7 +3,7 @@
 // server exactly as its documentation shows.
 import readline from "node:readline";
 import perspective from "@finos/perspective";
-import { initialRows, SCHEMA, serveControl } from "../fanout/driver.mjs";
+import { bigColumns, initialRows, SCHEMA, serveControl } from "../fanout/driver.mjs";
 
 // The server logs each connection to stdout; stdout carries the control protocol.
 console.log = () => {};
@@ -11,6 +11,7 @@ const port = Number(process.argv[2]);
 const server = new perspective.WebSocketServer({ port });
 const table = await perspective.table(SCHEMA, { name: "bench", index: "id" });
 await table.update(initialRows());
+if (process.argv[3] === "heavy") await perspective.table(bigColumns(), { name: "big" });
 const write = (line) => process.stdout.write(line + "\n");
 write(JSON.stringify({ ready: true, port, pid: process.pid }));
 const rl = readline.createInterface({ input: process.stdin });
