@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
     seconds: { type: "string" },
     rate: { type: "string", default: "10" },
     rows: { type: "string", default: "100" },
-    procs: { type: "string", default: "4" },
+    procs: { type: "string", default: "3" },
     only: { type: "string" },
     viewers: { type: "string" },
   },
