@@ -20,9 +20,7 @@ import {
 } from "./batch.ts";
 import { type IngestLimits, limits as sharedLimits } from "./limits.ts";
 import { type BatchLog, MemoryBatchLog } from "./log.ts";
-import { validateBatch } from "./validate.ts";
-import { ArrowScanner } from "./arrow_scanner.ts";
-import type { ArrowScan } from "./validate_arrow.ts";
+import { Validator } from "./validator.ts";
 
 /** One finished submission, for metrics and logs. */
 export interface IngestEvent {
@@ -78,7 +76,7 @@ export class BatchSink implements Sink {
   readonly #onEvent?: (event: IngestEvent) => void;
   readonly #defs = new WeakMap<Table, Promise<TableDef>>();
   readonly #listeners = new Set<(event: IngestEvent) => void>();
-  readonly #scanner = new ArrowScanner();
+  readonly #validator = new Validator();
   /** Whether unknown tables are created from `update` batches. */
   autoCreate: boolean;
   /** The limits in force for this sink's sources. */
@@ -119,16 +117,12 @@ export class BatchSink implements Sink {
       });
     try {
       checkTableName(batch.table);
-      let arrow: ArrowScan | undefined;
-      if (batch.format === "arrow" && (batch.op === "update" || batch.op === "replace")) {
-        const scanned = await this.#scanner.scan(batch.bytes);
-        arrow = scanned.scan;
-        batch = { ...batch, bytes: scanned.bytes };
-      }
       let result: BatchResult | undefined;
       for (let attempt = 1; result === undefined; attempt++) {
         const current = await this.#lookup(batch.table);
-        const valid = this.#validate(batch, current?.def, arrow);
+        const valid = await this.#validate(batch, current?.def);
+        // The body went to the validation worker and back.
+        batch = valid.batch;
         valid.target = current?.table;
         try {
           result = await this.#log.append(valid);
@@ -154,16 +148,15 @@ export class BatchSink implements Sink {
 
   /** Stops the log and the applier's private engine. */
   async close(): Promise<void> {
-    this.#scanner.close();
+    this.#validator.close();
     await this.#log.close();
     await this.#applier.close();
   }
 
-  #validate(batch: Batch, def: TableDef | undefined, arrow?: ArrowScan): ValidBatch {
-    return validateBatch(batch, def, {
+  #validate(batch: Batch, def: TableDef | undefined): Promise<ValidBatch> {
+    return this.#validator.validate(batch, def, {
       autoCreate: this.autoCreate,
       maxJsonDepth: this.#limits.maxJsonDepth,
-      arrow,
     });
   }
 
