@@ -15,15 +15,15 @@ import { validateBatch, type ValidateOptions } from "./validate.ts";
 interface Request {
   id: number;
   batch: Omit<Batch, "bytes">;
-  buffer: ArrayBuffer;
+  bytes: Uint8Array;
   def?: TableDef;
   options: ValidateOptions;
 }
 
 self.onmessage = (event: MessageEvent<Request>) => {
-  const { id, batch, buffer, def, options } = event.data;
+  const { id, batch, bytes, def, options } = event.data;
+  const buffer = bytes.buffer as ArrayBuffer;
   try {
-    const bytes = new Uint8Array(buffer);
     const { batch: _, ...valid } = validateBatch({ ...batch, bytes }, def, options);
     const transfer = valid.payload ? [buffer, valid.payload.buffer as ArrayBuffer] : [buffer];
     self.postMessage({ id, buffer, valid }, transfer);

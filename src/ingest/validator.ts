@@ -56,8 +56,7 @@ export class Validator {
   }
 
   /**
-   * Validates a batch. A body sent to the worker travels there and back
-   * without copying: use the returned `valid.batch.bytes` afterwards, not
+   * Validates a batch. The returned `valid.batch.bytes` may be a copy of
    * the argument's.
    *
    * @throws {IngestError} when the batch is refused.
@@ -124,10 +123,11 @@ export class Validator {
     if (this.#closed) return job.reject(new Error("validator is closed"));
     const worker = slot.worker;
     const id = ++this.#ids;
-    const { bytes, ...rest } = job.batch;
-    const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-      ? bytes.buffer as ArrayBuffer
-      : bytes.slice().buffer;
+    const { bytes: given, ...rest } = job.batch;
+    // The clone of a view copies its whole buffer: send a view that spans one.
+    const bytes = given.byteOffset === 0 && given.byteLength === given.buffer.byteLength
+      ? given
+      : given.slice();
     const limit = this.#base + this.#perMiB * bytes.byteLength / (1024 * 1024);
     const finish = () => {
       clearTimeout(timer);
@@ -156,7 +156,14 @@ export class Validator {
     }, limit);
     worker.addEventListener("message", onMessage);
     worker.addEventListener("error", onError);
-    worker.postMessage({ id, batch: rest, buffer, def: job.def, options: job.options }, [buffer]);
+    try {
+      // Copied, not transferred: the caller keeps its bytes (a source may
+      // reuse them); the worker's copy comes back by transfer.
+      worker.postMessage({ id, batch: rest, bytes, def: job.def, options: job.options });
+    } catch (err) {
+      finish();
+      job.reject(new IngestError(400, `the body could not be read: ${(err as Error).message}`));
+    }
   }
 
   #replace(worker: Worker): void {
