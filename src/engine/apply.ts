@@ -26,6 +26,31 @@ export interface Staged {
   settle(): Promise<BatchResult>;
 }
 
+/**
+ * Creates a table and checks the engine really made a new one. While viewers
+ * still hold views on a dropped table, the engine answers a create by that
+ * name with the dropped table itself, unlisted; that is refused with 409.
+ *
+ * @throws {IngestError} 409 in that case.
+ */
+export async function createTableChecked(
+  host: EngineHost,
+  name: string,
+  init: Parameters<EngineHost["createTable"]>[1],
+  options: Parameters<EngineHost["createTable"]>[2],
+): Promise<Table> {
+  const table = await host.createTable(name, init, options);
+  if (!(await host.tableNames()).includes(name)) {
+    await host.dropTable(name).catch(() => {});
+    throw new IngestError(
+      409,
+      `table ${JSON.stringify(name)} was dropped while viewers still hold it; ` +
+        "its name is free once they close their views",
+    );
+  }
+  return table;
+}
+
 /** Applies batches to one host; replaces are rehearsed on a private engine first. */
 export class BatchApplier {
   readonly #host: EngineHost;
@@ -126,9 +151,9 @@ export class BatchApplier {
       if (Object.keys(def.schema).length === 0) {
         // CSV: the engine infers the schema and loads the rows in one step.
         const text = new TextDecoder().decode(valid.batch.bytes);
-        return await this.#host.createTable(name, text, options);
+        return await createTableChecked(this.#host, name, text, options);
       }
-      return await this.#host.createTable(name, { ...def.schema }, options);
+      return await createTableChecked(this.#host, name, { ...def.schema }, options);
     } catch (err) {
       throw engineError(err);
     }

@@ -10,6 +10,7 @@ import type { Logger } from "../ops/log.ts";
 import { ConfigError } from "../config/env.ts";
 import type { FileConfig } from "../config/file.ts";
 import type { BatchSink } from "./sink.ts";
+import { createTableChecked } from "../engine/apply.ts";
 import { sameDefinition } from "./table_def.ts";
 import { type RunningSources, SourceError, startSources } from "./source.ts";
 
@@ -31,7 +32,7 @@ export async function createConfiguredTables(
       }
       continue;
     }
-    await host.createTable(t.name, { ...t.schema }, {
+    await createTableChecked(host, t.name, { ...t.schema }, {
       ...(t.index !== null ? { index: t.index } : {}),
       ...(t.limit !== null ? { limit: t.limit } : {}),
     });

@@ -15,6 +15,7 @@ import { checkTableName } from "../ingest/sink.ts";
 import { parseTableDef, sameDefinition } from "../ingest/table_def.ts";
 import { formatForContentType } from "../ingest/media.ts";
 import { HttpError } from "./http_error.ts";
+import { createTableChecked } from "../engine/apply.ts";
 import { asHttp, jsonReply } from "./ingest_http.ts";
 import type { Route } from "./router.ts";
 
@@ -57,7 +58,7 @@ export function tableWriteRoutes(
           }
           return jsonReply(await host.tableInfo(name));
         }
-        await host.createTable(name, { ...def.schema }, {
+        await createTableChecked(host, name, { ...def.schema }, {
           ...(def.index !== null ? { index: def.index } : {}),
           ...(def.limit !== null ? { limit: def.limit } : {}),
         });

@@ -30,7 +30,19 @@ Deno.test("viewers see ingested rows live, and dropping a viewed table returns a
       // The engine deletes lazily: the name is gone at once, the viewer's open
       // view lives on its last rows until it is closed, and the session carries on.
       assert.deepEqual(await client.get_hosted_table_names(), []);
+      // While the old view is open the engine would hand back the dropped
+      // table for a new one by that name; the service refuses instead.
+      const again = await fetch(rows, {
+        method: "POST",
+        body: '[{"id": 3, "v": 3}]',
+        headers: { "content-type": "application/json" },
+      });
+      assert.equal(again.status, 409);
+      await again.body?.cancel();
       await view.delete();
+      await post(rows, [{ id: 3, v: 3 }]);
+      const info = await (await fetch(new URL("api/tables/live", service.url))).json();
+      assert.equal(info.size, 1);
     } finally {
       await client.terminate();
     }

@@ -1,0 +1,28 @@
+/**
+ * Ingest: batches from sources, validated, logged and applied.
+ *
+ * @module
+ */
+
+export {
+  type Batch,
+  type BatchFormat,
+  type BatchOp,
+  type BatchResult,
+  type CreateOptions,
+  IngestError,
+  type TableDef,
+  type ValidBatch,
+} from "./batch.ts";
+export { DEFAULT_INGEST_LIMITS, type IngestLimits, limits } from "./limits.ts";
+export { readBody } from "./body.ts";
+export { type BatchLog, MemoryBatchLog } from "./log.ts";
+export { BatchSink, type IngestEvent, type Sink, type SinkOptions } from "./sink.ts";
+export {
+  BUILTIN_SOURCES,
+  loadSource,
+  type SourceContext,
+  type SourceFactory,
+  startSources,
+} from "./source.ts";
+export { validateBatch } from "./validate.ts";
