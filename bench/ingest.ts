@@ -10,7 +10,8 @@
  * a production sender would; in-process batches are sent back to back and
  * flushed once at the end.
  *
- * Run: `deno task bench:ingest` (`ROUNDS`, `CONCURRENCY` override the defaults).
+ * Run: `deno task bench:ingest` (`ROUNDS`, `CONCURRENCY` override the
+ * defaults; `CASES="arrow 10k,json rows 10k"` picks cases).
  *
  * @module
  */
@@ -27,6 +28,7 @@ import {
 import { EngineHost } from "../src/engine/host.ts";
 import { DEMO_SCHEMA, demoBatches } from "../src/engine/demo.ts";
 import type { BatchFormat } from "../src/ingest/batch.ts";
+import { BatchSink } from "../src/ingest/sink.ts";
 
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 3);
 const CONCURRENCY = Number(Deno.env.get("CONCURRENCY") ?? 16);
@@ -146,6 +148,26 @@ async function inProcess(host: EngineHost, c: Case): Promise<number> {
   return (c.rows * c.batches) / seconds;
 }
 
+/**
+ * Rows/s submitting the batches to an in-process sink, acknowledged per
+ * batch like HTTP and with as many in flight: the HTTP figure without HTTP.
+ */
+async function viaSink(host: EngineHost, sink: BatchSink, c: Case): Promise<number> {
+  const name = `sink-${++tableSeq}`;
+  const table = await host.createTable(name, { ...DEMO_SCHEMA });
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < c.batches) {
+      next++;
+      await sink.submit({ table: name, op: "update", format: c.format, bytes: c.bytes });
+    }
+  }));
+  const seconds = (performance.now() - start) / 1000;
+  await table.delete();
+  return (c.rows * c.batches) / seconds;
+}
+
 /** Rows/s POSTing the batches to the service, `CONCURRENCY` requests in flight. */
 async function overHttp(base: string, c: Case): Promise<number> {
   const name = `http-${++tableSeq}`;
@@ -214,21 +236,26 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 if (import.meta.main) {
   const host = await EngineHost.create();
+  const sink = new BatchSink(host);
   const server = await startServer();
-  const all = cases();
-  const results: { name: string; inproc: number; http: number }[] = [];
+  const only = Deno.env.get("CASES")?.split(",").map((s) => s.trim());
+  const all = cases().filter((c) => !only || only.includes(c.name));
+  const results: { name: string; inproc: number; sink: number; http: number }[] = [];
   try {
     for (const c of all) {
       const ip: number[] = [];
+      const sp: number[] = [];
       const hp: number[] = [];
-      // Alternate the two so a change in machine load hits both alike.
+      // Alternate the three so a change in machine load hits all alike.
       for (let r = 0; r < ROUNDS; r++) {
         ip.push(await inProcess(host, c));
+        sp.push(await viaSink(host, sink, c));
         hp.push(await overHttp(server.base, c));
       }
-      results.push({ name: c.name, inproc: median(ip), http: median(hp) });
+      results.push({ name: c.name, inproc: median(ip), sink: median(sp), http: median(hp) });
     }
   } finally {
+    await sink.close();
     host.close();
     await server.stop();
   }
@@ -236,12 +263,19 @@ if (import.meta.main) {
   console.log(
     `ingest benchmark: ${ROUNDS} rounds, median; HTTP with ${CONCURRENCY} requests in flight`,
   );
-  console.log("| case | batches | in-process rows/s | HTTP rows/s | HTTP / in-process |");
-  console.log("| --- | ---: | ---: | ---: | ---: |");
+  console.log(
+    "in-process: engine update() back to back, one flush at the end; " +
+      "sink: in-process, acknowledged per batch like HTTP, as many in flight",
+  );
+  console.log(
+    "| case | batches | in-process rows/s | sink rows/s | HTTP rows/s | HTTP / in-process | HTTP / sink |",
+  );
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  const pct = (a: number, b: number) => `${(100 * a / b).toFixed(1)}%`;
   for (const [i, r] of results.entries()) {
-    const ratio = (100 * r.http / r.inproc).toFixed(1);
     console.log(
-      `| ${r.name} | ${all[i].batches} | ${fmt(r.inproc)} | ${fmt(r.http)} | ${ratio}% |`,
+      `| ${r.name} | ${all[i].batches} | ${fmt(r.inproc)} | ${fmt(r.sink)} | ${fmt(r.http)} | ` +
+        `${pct(r.http, r.inproc)} | ${pct(r.http, r.sink)} |`,
     );
   }
 }
