@@ -18,6 +18,8 @@ export interface SecurityLimits {
   maxMessageBytes: number;
   /** Tables one WebSocket session may create; more are refused in the protocol. @default 16 */
   maxTablesPerSession: number;
+  /** Views one WebSocket session may hold open; more are refused in the protocol. @default 256 */
+  maxViewsPerSession: number;
   /** Sustained ingest requests per second per token (per address when open). @default 50 */
   ingestRequestsPerSecond: number;
   /** Ingest requests allowed in a burst above the sustained rate. @default 100 */
@@ -30,6 +32,7 @@ export const DEFAULT_LIMITS: Readonly<SecurityLimits> = {
   maxConnectionsPerAddress: 64,
   maxMessageBytes: 16 * 1024 * 1024,
   maxTablesPerSession: 16,
+  maxViewsPerSession: 256,
   ingestRequestsPerSecond: 50,
   ingestBurst: 100,
 };
@@ -82,6 +85,7 @@ export const SECURITY_ENV_VARS = [
   "MAX_CONNECTIONS_PER_ADDRESS",
   "MAX_WS_MESSAGE_BYTES",
   "MAX_TABLES_PER_SESSION",
+  "MAX_VIEWS_PER_SESSION",
   "INGEST_RPS",
   "INGEST_BURST",
 ] as const;
@@ -91,6 +95,7 @@ const LIMIT_VARS: Record<keyof SecurityLimits, string> = {
   maxConnectionsPerAddress: "MAX_CONNECTIONS_PER_ADDRESS",
   maxMessageBytes: "MAX_WS_MESSAGE_BYTES",
   maxTablesPerSession: "MAX_TABLES_PER_SESSION",
+  maxViewsPerSession: "MAX_VIEWS_PER_SESSION",
   ingestRequestsPerSecond: "INGEST_RPS",
   ingestBurst: "INGEST_BURST",
 };

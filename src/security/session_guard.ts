@@ -58,6 +58,8 @@ export interface SessionGuardOptions {
   grants: Grants;
   /** Tables the session may create. */
   maxTables: number;
+  /** Views the session may hold open. @default 256 */
+  maxViews?: number;
   /** Engine operations. */
   host: GuardHost;
   /** Names claimed by live sessions, shared by all guards of a service. */
@@ -72,6 +74,7 @@ export interface SessionGuardOptions {
 export class SessionGuard {
   readonly #grants: Grants;
   readonly #maxTables: number;
+  readonly #maxViews: number;
   readonly #host: GuardHost;
   readonly #claimed: Set<string>;
   readonly #views = new Set<string>();
@@ -84,6 +87,7 @@ export class SessionGuard {
   constructor(options: SessionGuardOptions) {
     this.#grants = options.grants;
     this.#maxTables = options.maxTables;
+    this.#maxViews = options.maxViews ?? 256;
     this.#host = options.host;
     this.#claimed = options.claimed;
     this.#readsAll = options.grants.read?.includes("*") ?? false;
@@ -132,6 +136,9 @@ export class SessionGuard {
           viewId = stringField(req.body, 1);
         } catch (err) {
           return refuse(`malformed view request: ${(err as Error).message}`);
+        }
+        if (this.#views.size >= this.#maxViews) {
+          return refuse(`this session already has ${this.#maxViews} open views, the limit`);
         }
         if (viewId) this.#views.add(viewId);
         return { allow: true };

@@ -134,6 +134,7 @@ export async function admitUpgrade(
   const guard = new SessionGuard({
     grants,
     maxTables: security.config.limits.maxTablesPerSession,
+    maxViews: security.config.limits.maxViewsPerSession,
     host: guardHost(host),
     claimed: security.claimed,
   });

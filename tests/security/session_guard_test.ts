@@ -194,3 +194,23 @@ Deno.test("a token limited to public_* sees only public_* tables in the hosted t
     }
   });
 });
+
+Deno.test("views a session holds open are capped; closing one frees a slot", async () => {
+  await withSecuredService({ limits: { maxViewsPerSession: 2 } }, async (service) => {
+    await service.host.createTable("t", ROWS, { index: "id" });
+    const client = await perspective.websocket(wsUrl(service, READER));
+    try {
+      const table = await client.open_table("t");
+      const a = await table.view();
+      const b = await table.view();
+      await assert.rejects(() => table.view(), /already has 2 open views, the limit/);
+      await a.delete();
+      const c = await table.view();
+      assert.equal(await c.num_rows(), 3);
+      await b.delete();
+      await c.delete();
+    } finally {
+      await client.terminate();
+    }
+  });
+});
