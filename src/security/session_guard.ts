@@ -98,8 +98,11 @@ export class SessionGuard {
     return [...this.#tables];
   }
 
-  /** Decides about one inbound message. Never throws. */
-  async check(bytes: Uint8Array): Promise<Verdict> {
+  /**
+   * Decides about one inbound message. Never throws. Answers at once except
+   * for table creation, which must ask the engine whether the name is taken.
+   */
+  check(bytes: Uint8Array): Verdict | Promise<Verdict> {
     let req;
     try {
       req = decodeRequest(bytes);
@@ -154,7 +157,7 @@ export class SessionGuard {
           ? { allow: true }
           : refuse(`no write access to table ${table}`);
       case "create":
-        return await this.#create(entityId, refuse);
+        return this.#create(entityId, refuse);
       case "drop":
         if (allows(this.#grants, "admin", entityId)) return { allow: true };
         if (this.#tables.has(entityId) && allows(this.#grants, "write", entityId)) {
@@ -174,7 +177,9 @@ export class SessionGuard {
     }
     // The engine answers a create for an existing name with success and keeps
     // the old table, so this session would wrongly own, and later drop, it.
-    if (this.#claimed.has(name) || (await this.#host.tableNames()).includes(name)) {
+    // Re-checked after the await, so two sessions creating one name cannot both claim it.
+    const names = await this.#host.tableNames();
+    if (this.#claimed.has(name) || names.includes(name)) {
       return refuse(`a table named ${table} already exists`);
     }
     this.#claimed.add(name);

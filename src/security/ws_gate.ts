@@ -10,7 +10,7 @@ import type { EngineHost } from "../engine/host.ts";
 import { HttpError } from "../server/http_error.ts";
 import type { Logger } from "../ops/log.ts";
 import type { Principal, Security } from "./security.ts";
-import { type GuardHost, SessionGuard } from "./session_guard.ts";
+import { type GuardHost, SessionGuard, type Verdict } from "./session_guard.ts";
 
 /** Close code for an inbound message over the size limit (RFC 6455 "message too big"). */
 export const CLOSE_MESSAGE_TOO_BIG = 1009;
@@ -37,6 +37,7 @@ export class SocketGate {
   readonly #address: string;
   readonly #log: Logger;
   #queue: Promise<void> = Promise.resolve();
+  #pending = 0;
   #done = false;
 
   /** Use {@linkcode admitUpgrade}. */
@@ -70,21 +71,34 @@ export class SocketGate {
       socket.close(CLOSE_MESSAGE_TOO_BIG, `messages are limited to ${max} bytes`);
       return;
     }
+    // Most verdicts are immediate: with nothing queued, the message reaches
+    // the engine in this same turn, as it would with no gate in between.
+    const first = this.#pending === 0 ? this.guard.check(bytes) : undefined;
+    if (first !== undefined && !(first instanceof Promise)) {
+      void this.#apply(first, bytes, socket);
+      return;
+    }
+    this.#pending++;
     this.#queue = this.#queue.then(async () => {
       if (this.#done) return;
-      const verdict = await this.guard.check(bytes);
-      if (verdict.allow) {
-        await socket.deliver(bytes);
-        await verdict.after?.();
-        return;
-      }
-      this.#log.info("websocket request refused", {
-        token: this.principal.name,
-        reason: verdict.reason,
-      });
-      if (verdict.reply) socket.reply(verdict.reply);
-      else socket.close(CLOSE_INVALID_PAYLOAD, "not a Perspective request");
-    }).catch((err) => this.#log.warn("websocket gate failed", { error: err }));
+      await this.#apply(await (first ?? this.guard.check(bytes)), bytes, socket);
+    }).catch((err) => this.#log.warn("websocket gate failed", { error: err }))
+      .finally(() => this.#pending--);
+  }
+
+  /** Delivers or refuses; resolves once any follow-up (`after`) has run. */
+  #apply(verdict: Verdict, bytes: Uint8Array, socket: GateSocket): Promise<void> {
+    if (verdict.allow) {
+      const delivered = socket.deliver(bytes);
+      return verdict.after ? delivered.then(verdict.after) : Promise.resolve();
+    }
+    this.#log.info("websocket request refused", {
+      token: this.principal.name,
+      reason: verdict.reason,
+    });
+    if (verdict.reply) socket.reply(verdict.reply);
+    else socket.close(CLOSE_INVALID_PAYLOAD, "not a Perspective request");
+    return Promise.resolve();
   }
 
   /** Passes an outbound message through the session's filter. */

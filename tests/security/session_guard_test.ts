@@ -214,3 +214,26 @@ Deno.test("views a session holds open are capped; closing one frees a slot", asy
     }
   });
 });
+
+Deno.test("two sessions creating one name at once: one gets the table, the other a refusal", async () => {
+  await withSecuredService({}, async (service) => {
+    const a = await perspective.websocket(wsUrl(service, WRITER));
+    const b = await perspective.websocket(wsUrl(service, WRITER));
+    try {
+      const results = await Promise.allSettled([
+        a.table(SCHEMA, { name: "sales_race" }),
+        b.table(SCHEMA, { name: "sales_race" }),
+      ]);
+      assert.deepEqual(results.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+      const refused = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+      assert.match(String(refused.reason), /a table named "sales_race" already exists/);
+    } finally {
+      await a.terminate();
+      await b.terminate();
+    }
+    await waitFor(
+      "the owner's table to be dropped",
+      async () => (await service.host.tableNames()).length === 0,
+    );
+  });
+});
