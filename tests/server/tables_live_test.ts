@@ -23,7 +23,7 @@ Deno.test("viewers see ingested rows live, and dropping a viewed table returns a
       let updates = 0;
       await view.on_update(() => updates++);
       await post(rows, [{ id: 2, v: 2 }, { id: 1, v: 10 }]);
-      await waitFor("an update notification", () => updates > 0);
+      await waitFor("an update notification", () => updates > 0, { timeout: 60_000 });
       assert.deepEqual(await view.to_columns(), { id: [1, 2], v: [10, 2] });
       const drop = await fetch(new URL("api/tables/live", service.url), { method: "DELETE" });
       assert.equal(drop.status, 204);
