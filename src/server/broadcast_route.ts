@@ -21,6 +21,16 @@ export interface BroadcastRouteOptions {
   idleTimeoutSeconds?: number;
   /** Told of each socket's open, sends and close, for metrics and shutdown. */
   observer?: SocketObserver;
+  /** Connection slots shared with `/websocket`; without it subscriptions are not counted. */
+  connections?: ConnectionSlots;
+}
+
+/** The connection limiter's surface (the security layer's `ConnectionLimiter` fits). */
+export interface ConnectionSlots {
+  /** Takes a slot for an address: `"ok"`, or which limit was reached. */
+  acquire(address: string): "ok" | "total" | "address";
+  /** Gives a slot back. */
+  release(address: string): void;
 }
 
 /** A hub per host, created on the first subscription. */
@@ -52,9 +62,24 @@ export function broadcastRoutes(
       }
       const name = ctx.params.table;
       if (!(await host.table(name))) throw new HttpError(404, `no table named ${name}`);
-      const { socket, response } = Deno.upgradeWebSocket(req, {
-        idleTimeout: options.idleTimeoutSeconds ?? 30,
-      });
+      const address = ctx.remoteAddr ?? "unknown";
+      const admission = options.connections?.acquire(address) ?? "ok";
+      if (admission === "total") {
+        throw new HttpError(503, "the server has reached its connection limit", {
+          "retry-after": "5",
+        });
+      }
+      if (admission === "address") {
+        throw new HttpError(429, "too many connections from this address", { "retry-after": "5" });
+      }
+      let upgraded;
+      try {
+        upgraded = Deno.upgradeWebSocket(req, { idleTimeout: options.idleTimeoutSeconds ?? 30 });
+      } catch (err) {
+        options.connections?.release(address);
+        throw err;
+      }
+      const { socket, response } = upgraded;
       socket.binaryType = "arraybuffer";
       const outbound = new Outbound(socket, options.outbound);
       let leave: (() => void) | undefined;
@@ -84,6 +109,7 @@ export function broadcastRoutes(
         closed = true;
         observer?.closed(socket);
         outbound.release();
+        options.connections?.release(address);
         leave?.();
       };
       socket.onclose = end;

@@ -80,6 +80,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       outbound: deps.websocket?.outbound,
       idleTimeoutSeconds: deps.websocket?.idleTimeoutSeconds,
       observer: deps.metrics?.connections,
+      connections: security.connections,
     }),
     ...opsRoutes({ readiness: deps.readiness ?? readyNow(deps.host), metrics: deps.metrics }),
     ...tableReadRoutes(deps.host),

@@ -4,6 +4,7 @@ import { applyFrame, type BroadcastHello } from "../../src/engine/broadcast_prot
 import type { Table } from "../../src/engine/perspective.ts";
 import { withService } from "../support/service.ts";
 import { waitFor } from "../support/wait.ts";
+import { DEFAULT_LIMITS, securityConfig } from "../../src/security/mod.ts";
 
 async function rows(table: Table): Promise<string> {
   const view = await table.view();
@@ -63,5 +64,34 @@ Deno.test("GET /websocket/broadcast/{table} returns 404 for an unknown table and
     const plain = await fetch(new URL("websocket/broadcast/t", service.url));
     assert.equal(plain.status, 400);
     await plain.body?.cancel();
+  });
+});
+
+Deno.test("GET /websocket/broadcast/{table} counts against the connection limit and frees its slot", async () => {
+  const security = securityConfig({ limits: { ...DEFAULT_LIMITS, maxConnectionsPerAddress: 1 } });
+  await withService({ demo: false, security }, async (service) => {
+    await service.host.createTable("t", { x: "integer" });
+    const url = new URL("websocket/broadcast/t", service.url).href.replace(/^http/, "ws");
+    const first = new WebSocket(url);
+    await new Promise((r) => (first.onopen = r));
+    const refused = await fetch(new URL("websocket/broadcast/t", service.url), {
+      headers: { upgrade: "websocket", connection: "upgrade" },
+    });
+    assert.equal(refused.status, 429);
+    await refused.body?.cancel();
+    const closed = new Promise((r) => (first.onclose = r));
+    first.close();
+    await closed;
+    await waitFor("the slot to be freed", async () => {
+      const again = new WebSocket(url);
+      const ok = await new Promise<boolean>((r) => {
+        again.onopen = () => r(true);
+        again.onerror = () => r(false);
+      });
+      const done = new Promise((r) => (again.onclose = r));
+      if (again.readyState !== WebSocket.CLOSED) again.close();
+      await done;
+      return ok;
+    });
   });
 });
