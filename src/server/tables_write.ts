@@ -37,6 +37,12 @@ export function tableWriteRoutes(
         const name = ctx.params.table;
         checkTableName(name);
         if (req.method === "DELETE") {
+          // The engine deletes lazily: views other sessions hold stay open.
+          // Emptying the table first shows their viewers the rows are gone
+          // instead of leaving the last rows on screen.
+          const table = await host.table(name);
+          await table?.clear().catch(() => {});
+          await host.flush();
           if (!(await host.dropTable(name))) {
             throw new HttpError(404, `no table named ${JSON.stringify(name)}`);
           }
