@@ -306,3 +306,23 @@ Deno.test("the broadcast upgrade checks Origin, token and the table's read scope
     );
   });
 });
+
+Deno.test("broadcast and protocol sockets share the connection limits", async () => {
+  await withSecuredService({ limits: { maxConnectionsPerAddress: 1 } }, async (service) => {
+    await service.host.createTable("t", [{ x: 1 }]);
+    const ws = await openSocket(wsUrl(service, READER));
+    try {
+      const res = await rawUpgrade(service, { path: "websocket/broadcast/t", token: READER });
+      assert.equal(res.status, 429);
+      assert.equal(res.headers["retry-after"], "5");
+    } finally {
+      await closeSocket(ws);
+    }
+    await waitFor(
+      "the slot to be released",
+      async () =>
+        (await rawUpgrade(service, { path: "websocket/broadcast/t", token: READER })).status ===
+          101,
+    );
+  });
+});
