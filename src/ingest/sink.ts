@@ -20,7 +20,7 @@ import {
 } from "./batch.ts";
 import { type IngestLimits, limits as sharedLimits } from "./limits.ts";
 import { type BatchLog, MemoryBatchLog } from "./log.ts";
-import { Validator } from "./validator.ts";
+import { Validator, type ValidatorOptions } from "./validator.ts";
 
 /** One finished submission, for metrics and logs. */
 export interface IngestEvent {
@@ -54,6 +54,8 @@ export interface SinkOptions {
   log?: BatchLog;
   /** Called once per submission, accepted or not. Must not throw. */
   onEvent?: (event: IngestEvent) => void;
+  /** Validation worker thresholds and deadlines. */
+  validator?: ValidatorOptions;
 }
 
 /** Where sources submit batches. */
@@ -76,7 +78,7 @@ export class BatchSink implements Sink {
   readonly #onEvent?: (event: IngestEvent) => void;
   readonly #defs = new WeakMap<Table, Promise<TableDef>>();
   readonly #listeners = new Set<(event: IngestEvent) => void>();
-  readonly #validator = new Validator();
+  readonly #validator: Validator;
   /** Whether unknown tables are created from `update` batches. */
   autoCreate: boolean;
   /** The limits in force for this sink's sources. */
@@ -90,6 +92,7 @@ export class BatchSink implements Sink {
     this.#limits = options.limits ?? sharedLimits;
     this.limits = this.#limits;
     this.#onEvent = options.onEvent;
+    this.#validator = new Validator(options.validator);
     this.autoCreate = options.autoCreate ?? true;
   }
 

@@ -126,5 +126,5 @@ Deno.test("mutated Arrow, JSON, NDJSON and CSV bodies get a 2xx or 4xx, and the 
     assert.equal((await api.json("GET", "/api/tables/t")).status, 200);
     assert.ok((await api.rows("t"))!.id.includes(999));
     console.log(`fuzz: ${n} cases, statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
-  });
+  }, { validator: { baseTimeoutMs: 500 } });
 });
