@@ -100,3 +100,56 @@ Deno.test("configPath() takes --config over CONFIG", () => {
   assert.equal(configPath([], env()), undefined);
   assert.throws(() => configPath(["--config"], env()), ConfigError);
 });
+
+/** Runs `deno task start` as a user would. */
+function start(args: string[], env: Record<string, string>): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["task", "start", ...args],
+    cwd: new URL("../../", import.meta.url),
+    env: { LOG_LEVEL: "warn", PORT: "0", DEMO: "0", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+Deno.test("deno task start with a bad CONFIG file stops and names the field", async () => {
+  const child = start([], { CONFIG: "tests/config/fixtures/bad_config.json" });
+  const [status, stderr] = await Promise.all([
+    child.status,
+    new Response(child.stderr).text(),
+    child.stdout.cancel(),
+  ]);
+  assert.equal(status.code, 2);
+  assert.match(stderr, /tables\[0\]\.schema\.a/);
+});
+
+Deno.test("deno task start --config creates the configured tables", async () => {
+  const child = start(["--config", "tests/config/fixtures/tables.json"], {});
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    let url: string | undefined;
+    while (!url) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`exited early: ${text}`);
+      text += value;
+      url = text.match(/open (http:\/\/127\.0\.0\.1:\d+\/)/)?.[1];
+    }
+    reader.releaseLock();
+    const info = await (await fetch(new URL("api/tables/configured", url))).json();
+    assert.deepEqual(info.schema, { id: "integer", px: "float" });
+    assert.equal(info.index, "id");
+    const refused = await fetch(new URL("api/tables/other/rows", url), {
+      method: "POST",
+      body: "[]",
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(refused.status, 404);
+    await refused.body?.cancel();
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel().catch(() => {});
+  }
+});
