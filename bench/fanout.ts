@@ -25,7 +25,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { cpuSeconds, readLines, rssBytes } from "./fanout/proc.ts";
+import { cpuSeconds, rssBytes } from "./fanout/proc.ts";
+import { Child, ensureReference, freePort, probeHttp, refDir, sleep } from "./fanout/children.ts";
 import { capacity, delivery, percentile, type PhaseResult, ratios, table } from "./fanout/stats.ts";
 
 const { values: args } = parseArgs({
@@ -59,103 +60,6 @@ const only = (group: string) => !args.only || args.only === group;
 const GRACE_MS = 3000;
 /** The bench server's outbound bound: small, so a stalled subscriber is dropped within the run. */
 const BENCH_BOUND = 1024 * 1024;
-
-const root = new URL("../", import.meta.url).pathname;
-const refDir = `${root}bench/reference`;
-
-/** A child process speaking JSON lines. */
-class Child {
-  readonly proc: Deno.ChildProcess;
-  readonly #lines: AsyncGenerator<string>;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-
-  constructor(cmd: string, argv: string[]) {
-    this.proc = new Deno.Command(cmd, {
-      args: argv,
-      cwd: root,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    this.#lines = readLines(this.proc.stdout);
-    this.#writer = this.proc.stdin.getWriter();
-  }
-
-  async next<T = Record<string, unknown>>(): Promise<T> {
-    for (;;) {
-      const { value, done } = await this.#lines.next();
-      if (done) throw new Error("child exited");
-      if (value.startsWith("{")) return JSON.parse(value) as T;
-    }
-  }
-
-  async ask<T = Record<string, unknown>>(cmd: Record<string, unknown>): Promise<T> {
-    await this.#writer.write(new TextEncoder().encode(JSON.stringify(cmd) + "\n"));
-    return await this.next<T>();
-  }
-
-  async quit(): Promise<void> {
-    try {
-      await this.#writer.write(new TextEncoder().encode('{"cmd":"quit"}\n'));
-      await this.#writer.close();
-    } catch {
-      // Already gone.
-    }
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), 5000);
-    await this.proc.status;
-    clearTimeout(timer);
-  }
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function ensureReference(): Promise<void> {
-  try {
-    Deno.statSync(`${refDir}/node_modules/@finos/perspective/package.json`);
-  } catch {
-    console.error("installing the reference server (npm ci in bench/reference)…");
-    const out = await new Deno.Command("npm", {
-      args: ["ci", "--no-audit", "--no-fund"],
-      cwd: refDir,
-      stdout: "inherit",
-      stderr: "inherit",
-    }).output();
-    if (!out.success) throw new Error("npm ci failed in bench/reference");
-  }
-}
-
-/** Times an HTTP GET every 100 ms until stopped; resolves with the sorted times (ms). */
-function probeHttp(url: string): { stop(): Promise<Float64Array> } {
-  const times: number[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const t = performance.now();
-      try {
-        const res = await fetch(url);
-        await res.body?.cancel();
-        times.push(performance.now() - t);
-      } catch {
-        times.push(Infinity);
-      }
-      await sleep(100);
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return Float64Array.from(times).sort();
-    },
-  };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Phase {
   server: "ours" | "reference";
