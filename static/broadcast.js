@@ -42,6 +42,7 @@ export function openReplica(worker, url, onStatus = () => {}) {
           const arrow = bytes.slice(1).buffer;
           if (bytes[0] === FRAME_SNAPSHOT) {
             await table.replace(arrow);
+            if (retry > 500) onStatus("replicated");
             retry = 500;
             resolve(table);
           } else if (bytes[0] === FRAME_DELTA) {
@@ -57,7 +58,7 @@ export function openReplica(worker, url, onStatus = () => {}) {
         }
         onStatus(`reconnecting (${event.code})`);
         setTimeout(connect, retry);
-        retry = Math.min(retry * 2, 10_000);
+        retry = Math.min(retry * 2, 10_000) + 1;
       };
     };
     connect();
