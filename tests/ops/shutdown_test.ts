@@ -55,8 +55,7 @@ Deno.test("drain() under ingest load closes sockets with 1001, finishes in-fligh
   const table = await service.host.createTable("load", { batch: "integer", i: "integer" });
   const wsUrl = new URL("websocket", service.url).href.replace(/^http/, "ws");
   const codes: number[] = [];
-  // Two protocol sessions and one broadcast subscriber.
-  const urls = [wsUrl, wsUrl, wsUrl.replace(/websocket$/, "websocket/broadcast/load")];
+  const urls = [wsUrl, wsUrl, wsUrl];
   const sockets = await Promise.all(
     urls.map((url) =>
       new Promise<WebSocket>((resolve, reject) => {
@@ -118,6 +117,30 @@ Deno.test("drain() under ingest load closes sockets with 1001, finishes in-fligh
   // The listener is gone: new connections are refused.
   await assert.rejects(fetch(new URL("healthz", service.url)));
   await service.close();
+});
+
+Deno.test("drain() closes protocol sessions and broadcast subscribers with 1001", async () => {
+  const service = await start();
+  await service.host.createTable("t", { x: "integer" });
+  const wsUrl = new URL("websocket", service.url).href.replace(/^http/, "ws");
+  const codes = new Map<string, number>();
+  const open = (name: string, url: string) =>
+    new Promise<void>((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error(`${name} failed`));
+      ws.onclose = (e) => codes.set(name, e.code);
+    });
+  await open("session", wsUrl);
+  await open("broadcast", `${wsUrl}/broadcast/t`);
+  await waitFor("both sockets counted", () => service.metrics.connections.size === 2);
+  const result = await service.drain(20_000);
+  assert.equal(result.socketsLeft, 0);
+  await waitFor("both sockets closed", () => codes.size === 2);
+  assert.deepEqual(Object.fromEntries(codes), {
+    session: CLOSE_GOING_AWAY,
+    broadcast: CLOSE_GOING_AWAY,
+  });
 });
 
 Deno.test("InFlight refuses writes and upgrades with 503 while draining and still serves reads", async () => {
