@@ -47,6 +47,10 @@ export interface MetricsHost {
   listTables(): Promise<{ name: string; size: number }[]>;
   /** The engine's in-process client, for its memory figures. */
   readonly client: { system_info(): Promise<{ heap_size?: unknown; used_size?: unknown }> };
+  /** The engine's poll scheduler, when it reports each poll. */
+  readonly conflator?: {
+    observe(fn: (o: { ms: number; productive: boolean; waitedMs: number }) => void): () => void;
+  };
 }
 
 /** Every metric the service exports, and the calls that feed them. */
@@ -199,6 +203,26 @@ export class ServiceMetrics {
       for (const t of list.slice(0, MAX_TABLE_SERIES)) rows.set({ table: t.name }, t.size);
       rowsTotal.set(undefined, list.reduce((n, t) => n + t.size, 0));
     });
+    if (host.conflator) {
+      const polls = r.counter({
+        name: "perspective_engine_polls_total",
+        help: "Engine polls, by whether they had updates to send.",
+        labelNames: ["productive"],
+      });
+      const pollTime = r.histogram({
+        name: "perspective_engine_poll_duration_seconds",
+        help: "Time one engine poll took, notifications to every session included.",
+      });
+      const pollWait = r.histogram({
+        name: "perspective_engine_poll_wait_seconds",
+        help: "Time the oldest update waited for the poll that applied it (conflation).",
+      });
+      host.conflator.observe((o) => {
+        polls.inc({ productive: String(o.productive) });
+        pollTime.observe(undefined, o.ms / 1000);
+        pollWait.observe(undefined, o.waitedMs / 1000);
+      });
+    }
     r.collect(async () => {
       const info = await host.client.system_info();
       const heap = Number(info.heap_size);

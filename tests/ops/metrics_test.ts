@@ -20,6 +20,11 @@ Deno.test("Registry.render() output passes the format rules and parses back to t
   h.observe({ op: "read" }, 0.5);
   h.observe({ op: "read" }, 7);
   const plain = r.histogram({ name: "t_plain_seconds", help: "No labels.", buckets: [1] });
+  // A second unlabelled histogram: bucket order is per family.
+  r.histogram({ name: "t_other_seconds", help: "No labels.", buckets: [0.5, 2] }).observe(
+    undefined,
+    1,
+  );
   plain.observe(undefined, 0.5);
   plain.observe(undefined, 2);
   const text = await r.render();

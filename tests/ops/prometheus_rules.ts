@@ -90,9 +90,9 @@ export function checkExposition(text: string): ParsedFamily[] {
         const others = (m[2] ?? "{}").slice(1, -1).split(/,(?=[a-zA-Z_][a-zA-Z0-9_]*=")/)
           .filter((p) => p !== "" && !p.startsWith('le="'));
         const rest = others.length > 0 ? `{${others.join(",")}}` : "";
-        const prev = lastBound.get(rest);
+        const prev = lastBound.get(`${family}${rest}`);
         if (prev !== undefined && !(bound > prev)) throw new Error(`bounds not ascending: ${line}`);
-        lastBound.set(rest, bound);
+        lastBound.set(`${family}${rest}`, bound);
         if (bound === Infinity) infOf.set(`${family}${rest}`, Number(m[3]));
       }
       if (m[1] === `${family}_count` && family !== m[1]) {

@@ -100,11 +100,21 @@ Deno.test("/metrics reflects the sessions, tables, ingest and delivery a test pr
         v("perspective_engine_memory_bytes", { kind: "used" })!,
     );
     assert.ok(v("perspective_process_memory_bytes", { kind: "rss" })! > 0);
+    assert.ok(v("perspective_engine_polls_total", { productive: "true" })! >= 4);
+    assert.match(text, /^perspective_engine_poll_duration_seconds_count [1-9]\d*$/m);
+    assert.match(text, /^perspective_engine_poll_wait_seconds_count [1-9]\d*$/m);
     // No label carries a request's own text: only the fixed label sets appear.
     const labelNames = new Set(
       families.flatMap((f) => f.metrics.flatMap((m) => Object.keys(m.labels ?? {}))),
     );
-    assert.deepEqual([...labelNames].sort(), ["format", "kind", "method", "status", "table"]);
+    assert.deepEqual([...labelNames].sort(), [
+      "format",
+      "kind",
+      "method",
+      "productive",
+      "status",
+      "table",
+    ]);
 
     for (const view of views) await view.delete();
     for (const c of clients) await c.terminate();
