@@ -52,7 +52,11 @@ Deno.test("PUT /api/tables/{table} with a limit makes a rolling table", async ()
       (await api.json("PUT", "/api/tables/r", json({ schema: { n: "integer" }, limit: 3 }))).status,
       201,
     );
-    const res = await api.json("POST", "/api/tables/r/rows", json([1, 2, 3, 4, 5].map((n) => ({ n }))));
+    const res = await api.json(
+      "POST",
+      "/api/tables/r/rows",
+      json([1, 2, 3, 4, 5].map((n) => ({ n }))),
+    );
     assert.deepEqual(res.body, { table: "r", rows: 5, size: 3 });
     assert.deepEqual(new Set((await api.rows("r"))!.n), new Set([3, 4, 5]));
   });
@@ -65,8 +69,14 @@ Deno.test("DELETE /api/tables/{table} returns 204, then 404", async () => {
     assert.deepEqual((await api.json("GET", "/api/tables/t")).status, 404);
     assert.deepEqual((await api.json("DELETE", "/api/tables/t")).status, 404);
     // The name is free again, for another definition.
-    assert.deepEqual((await api.json("PUT", "/api/tables/t", json({ schema: { x: "string" } }))).status, 201);
-    assert.deepEqual((await api.json("POST", "/api/tables/t/rows", json([{ x: "a" }]))).status, 200);
+    assert.deepEqual(
+      (await api.json("PUT", "/api/tables/t", json({ schema: { x: "string" } }))).status,
+      201,
+    );
+    assert.deepEqual(
+      (await api.json("POST", "/api/tables/t/rows", json([{ x: "a" }]))).status,
+      200,
+    );
   });
 });
 
