@@ -86,13 +86,13 @@ function cases(): Case[] {
   );
   const ARROW = "application/vnd.apache.arrow.stream";
   return [
-    { name: "arrow 1k", format: "arrow", type: ARROW, rows: 1_000, batches: 200, bytes: arrow(r1) },
+    { name: "arrow 1k", format: "arrow", type: ARROW, rows: 1_000, batches: 300, bytes: arrow(r1) },
     {
       name: "arrow 10k",
       format: "arrow",
       type: ARROW,
       rows: 10_000,
-      batches: 40,
+      batches: 60,
       bytes: arrow(r10),
     },
     {
@@ -100,7 +100,7 @@ function cases(): Case[] {
       format: "json",
       type: "application/json",
       rows: 10_000,
-      batches: 20,
+      batches: 40,
       bytes: enc(JSON.stringify(r10)),
     },
     {
@@ -108,7 +108,7 @@ function cases(): Case[] {
       format: "columns",
       type: "application/json",
       rows: 10_000,
-      batches: 20,
+      batches: 40,
       bytes: enc(JSON.stringify(columns)),
     },
     {
@@ -116,7 +116,7 @@ function cases(): Case[] {
       format: "ndjson",
       type: "application/x-ndjson",
       rows: 10_000,
-      batches: 20,
+      batches: 40,
       bytes: enc(r10.map((r) => JSON.stringify(r)).join("\n") + "\n"),
     },
     {
@@ -124,7 +124,7 @@ function cases(): Case[] {
       format: "csv",
       type: "text/csv",
       rows: 10_000,
-      batches: 20,
+      batches: 40,
       bytes: enc(csv(r10)),
     },
   ];
