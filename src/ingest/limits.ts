@@ -23,7 +23,9 @@ export const DEFAULT_INGEST_LIMITS: Readonly<IngestLimits> = Object.freeze({
 });
 
 /**
- * The service-wide limits. Code that takes a limits option defaults to this
- * object, so changing a field here changes every later request.
+ * The process-wide defaults. Routes and sinks built without their own
+ * limits read this object on every request; `startService` copies it (with
+ * the config file's `limits` on top) when it starts, so set fields before
+ * starting the service.
  */
 export const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS };
