@@ -157,7 +157,8 @@ Deno.test({
       );
       const port = isolated ? imageEnv.PORT : String(freePort());
       const env: Record<string, string> = {
-        PATH: "/usr/local/bin:/usr/bin:/bin",
+        // The image has deno on its PATH; here it is the deno running this test.
+        PATH: `${DENO.slice(0, DENO.lastIndexOf("/"))}:/usr/local/bin:/usr/bin:/bin`,
         DENO_DIR: denoDir,
         ...imageEnv,
         PORT: port,
