@@ -53,6 +53,8 @@ export interface ServiceOptions extends Partial<EnvConfig> {
   handler?: Partial<HandlerDeps>;
   /** Maximum engine polls, so notifications per viewer, a second. @default 20 */
   maxUpdateRate?: number;
+  /** Viewers opening identical views share one engine view. @default false */
+  shareViews?: boolean;
   /** Tokens, origins and limits. @default open development mode, which refuses non-loopback hosts */
   security?: SecurityConfig;
   /** The config file: tables, sources, ingest limits. */
@@ -66,7 +68,11 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   checkBinding(options.host ?? "127.0.0.1", securitySettings);
   const security = options.handler?.security ?? new Security(securitySettings, log);
   security.announce();
-  const host = await EngineHost.create({ log, maxUpdateRate: options.maxUpdateRate });
+  const host = await EngineHost.create({
+    log,
+    maxUpdateRate: options.maxUpdateRate,
+    shareViews: options.shareViews,
+  });
   const stop = new AbortController();
   if (options.demo ?? true) await startDemo(host, { signal: stop.signal });
   const basePath = options.basePath ?? "";

@@ -22,6 +22,8 @@ export interface EnvConfig {
   drainSeconds: number;
   /** Most engine polls, so notifications per viewer, a second (conflation). @default 20 */
   maxUpdateRate: number;
+  /** Viewers opening identical views share one engine view. @default false */
+  shareViews: boolean;
 }
 
 /** Thrown for a bad setting; the message names the variable. */
@@ -42,6 +44,7 @@ export const ENV_VARS = [
   "DEMO",
   "DRAIN_SECONDS",
   "MAX_UPDATE_RATE",
+  "SHARE_VIEWS",
 ] as const;
 
 /**
@@ -59,6 +62,7 @@ export function readEnvConfig(env: (name: string) => string | undefined): EnvCon
     demo: parseBool("DEMO", env("DEMO"), true),
     drainSeconds: parseDrainSeconds(env("DRAIN_SECONDS")),
     maxUpdateRate: parseMaxUpdateRate(env("MAX_UPDATE_RATE")),
+    shareViews: parseBool("SHARE_VIEWS", env("SHARE_VIEWS"), false),
   };
 }
 

@@ -16,6 +16,7 @@ import {
 import { EngineSession, installSafeClientMap, type SendFn } from "./session.ts";
 import { type Logger, silentLogger } from "../ops/log.ts";
 import { Conflator } from "./conflate.ts";
+import { SharedViews, type ViewerSession } from "./shared_views.ts";
 
 /** What the API reports about a hosted table. */
 export interface TableInfo {
@@ -45,6 +46,8 @@ export interface EngineHostOptions {
   log?: Logger;
   /** Maximum engine polls, so notifications per viewer, a second. @default 20 */
   maxUpdateRate?: number;
+  /** Viewers opening identical views share one engine view (see `shared_views.ts`). @default false */
+  shareViews?: boolean;
 }
 
 /** Owns the engine and everything that talks to it. */
@@ -60,6 +63,8 @@ export class EngineHost {
   readonly #tables = new Map<string, Table>();
   readonly #log: Logger;
   #sent = 0;
+  #shareViews = false;
+  #shared: SharedViews | undefined;
 
   private constructor(log: Logger, maxUpdateRate?: number) {
     this.#log = log;
@@ -90,7 +95,9 @@ export class EngineHost {
 
   /** Creates a host with a fresh engine server. */
   static create(options: EngineHostOptions = {}): Promise<EngineHost> {
-    return Promise.resolve(new EngineHost(options.log ?? silentLogger, options.maxUpdateRate));
+    const host = new EngineHost(options.log ?? silentLogger, options.maxUpdateRate);
+    host.#shareViews = options.shareViews ?? false;
+    return Promise.resolve(host);
   }
 
   /**
@@ -119,6 +126,32 @@ export class EngineHost {
     );
     this.#sessions.add(session);
     return session;
+  }
+
+  /**
+   * Opens a session for a remote viewer: with `shareViews`, one whose
+   * identical views share an engine view; otherwise a plain engine session.
+   */
+  openViewerSession(send: SendFn): EngineSession | ViewerSession {
+    if (!this.#shareViews) return this.openSession(send);
+    this.#shared ??= new SharedViews(this);
+    return this.#shared.openSession(send);
+  }
+
+  /** The shared-view counters, when sharing is on and in use. */
+  get sharedViews(): SharedViews | undefined {
+    return this.#shared;
+  }
+
+  /**
+   * A session for the service's own use: its output counts towards the
+   * conflator's productive polls, but it is not a remote session.
+   */
+  openInternalSession(send: SendFn): EngineSession {
+    return new EngineSession(this.server, (bytes) => {
+      this.#sent++;
+      send(bytes);
+    }, this.#log);
   }
 
   /** Number of open remote sessions. */
@@ -223,6 +256,7 @@ export class EngineHost {
   /** Closes every session and stops polling the engine. */
   close(): void {
     this.closeSessions();
+    this.#shared?.close();
     this.conflator.close();
   }
 }

@@ -60,7 +60,7 @@ export async function upgradeSession(
   const observer = options.observer;
   // Engine output goes through the bounded queue: a slow client is dropped, never buffered without bound.
   const outbound = new Outbound(socket, options.outbound);
-  const session = host.openSession((engineBytes) => {
+  const session = host.openViewerSession((engineBytes) => {
     const bytes = gate ? gate.outbound(engineBytes) : engineBytes;
     if (bytes.byteLength === 0) return;
     if (outbound.send(bytes)) observer?.sent(socket, bytes.byteLength);

@@ -56,6 +56,15 @@ Deno.test("normalizeBasePath() adds the leading slash and drops trailing ones", 
   assert.equal(normalizeBasePath("/a/b//"), "/a/b");
 });
 
+Deno.test("readEnvConfig() reads SHARE_VIEWS, off by default", () => {
+  assert.equal(readEnvConfig(envOf({})).shareViews, false);
+  assert.equal(readEnvConfig(envOf({ SHARE_VIEWS: "1" })).shareViews, true);
+  assert.throws(
+    () => readEnvConfig(envOf({ SHARE_VIEWS: "perhaps" })),
+    (err: unknown) => err instanceof ConfigError && err.field === "SHARE_VIEWS",
+  );
+});
+
 Deno.test("readEnvConfig() reads MAX_UPDATE_RATE and refuses one out of range", () => {
   assert.equal(readEnvConfig(envOf({})).maxUpdateRate, 20);
   assert.equal(readEnvConfig(envOf({ MAX_UPDATE_RATE: "2.5" })).maxUpdateRate, 2.5);
