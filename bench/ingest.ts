@@ -132,6 +132,19 @@ function cases(): Case[] {
 
 let tableSeq = 0;
 
+const channel = new MessageChannel();
+
+/**
+ * Lets due timers and I/O run, like a timer would, but without the 4 ms
+ * clamp nested timers get, so the loop itself adds no idle time.
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(null);
+  });
+}
+
 /**
  * Rows/s applying the batches straight to an engine in this process, one
  * after another. With `yieldEach`, the loop lets the event loop run between
@@ -147,7 +160,7 @@ async function inProcess(host: EngineHost, c: Case, yieldEach: boolean): Promise
       c.bytes.slice().buffer,
       { format: c.format } as Parameters<typeof table.update>[1],
     );
-    if (yieldEach) await new Promise((r) => setTimeout(r, 0));
+    if (yieldEach) await yieldToEventLoop();
   }
   await host.flush();
   const seconds = (performance.now() - start) / 1000;
@@ -270,6 +283,8 @@ if (import.meta.main) {
       });
     }
   } finally {
+    channel.port1.close();
+    channel.port2.close();
     await sink.close();
     host.close();
     await server.stop();
