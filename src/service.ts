@@ -18,6 +18,7 @@ import { BatchSink } from "./ingest/sink.ts";
 import { limits as ingestLimits } from "./ingest/limits.ts";
 import type { FileConfig } from "./config/file.ts";
 import { createConfiguredTables, startConfiguredSources } from "./ingest/startup.ts";
+import type { RunningSources } from "./ingest/source.ts";
 
 /** A running service. */
 export interface Service {
@@ -84,13 +85,20 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     autoCreate: options.config?.autoCreate,
     limits: { ...ingestLimits, ...options.config?.limits },
   });
-  if (options.config) {
-    await createConfiguredTables(options.config, host, sink);
-    readiness.expectTables(options.config.tables.map((t) => t.name));
+  let sources: RunningSources | undefined;
+  try {
+    if (options.config) {
+      await createConfiguredTables(options.config, host, sink);
+      readiness.expectTables(options.config.tables.map((t) => t.name));
+      sources = await startConfiguredSources(options.config, sink, log);
+    }
+  } catch (err) {
+    // Bad configuration: nothing of the half-started service may linger.
+    stop.abort();
+    await sink.close();
+    host.close();
+    throw err;
   }
-  const sources = options.config
-    ? await startConfiguredSources(options.config, sink, log)
-    : undefined;
   sink.listen((e) =>
     metrics.observeIngest({
       format: e.format,

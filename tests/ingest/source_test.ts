@@ -78,3 +78,17 @@ Deno.test("loadSource() refuses unknown built-ins and modules without a factory"
   await assert.rejects(loadSource("../../support/wait.ts", FIXTURES), /no default function/);
   assert.equal(typeof await loadSource("directory", FIXTURES), "function");
 });
+
+Deno.test("startService() with a source that cannot load fails naming it, leaving nothing running", async () => {
+  const config = parseConfig({
+    tables: [{ name: "t", schema: { a: "integer" } }],
+    sources: [{ use: "directory", options: { path: "x" } }, { use: "./missing.ts" }],
+  }, FIXTURES);
+  const { startService } = await import("../../src/service.ts");
+  const { silentLogger } = await import("../../src/ops/log.ts");
+  const { ConfigError } = await import("../../src/config/env.ts");
+  await assert.rejects(
+    startService({ port: 0, demo: false, log: silentLogger, config }),
+    (err) => err instanceof ConfigError && err.field === "sources[1].use",
+  );
+});
