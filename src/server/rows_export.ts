@@ -9,7 +9,7 @@ import type { EngineHost } from "../engine/host.ts";
 import { exportRows } from "../engine/export.ts";
 import { EXPORT_TYPES, negotiateExport } from "../ingest/media.ts";
 import { HttpError } from "./http_error.ts";
-import { asHttp } from "./ingest_http.ts";
+import { asHttp } from "./tables_reply.ts";
 import type { Route } from "./router.ts";
 
 /** The export route. */

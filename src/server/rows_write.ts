@@ -13,7 +13,7 @@ import { formatForContentType } from "../ingest/media.ts";
 import type { Sink } from "../ingest/sink.ts";
 import { MAX_LIMIT } from "../ingest/table_def.ts";
 import { HttpError } from "./http_error.ts";
-import { asHttp, jsonReply } from "./ingest_http.ts";
+import { asHttp, jsonReply } from "./tables_reply.ts";
 import type { Route } from "./router.ts";
 
 /** Routes that write rows. */

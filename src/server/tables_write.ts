@@ -16,7 +16,7 @@ import { parseTableDef, sameDefinition } from "../ingest/table_def.ts";
 import { formatForContentType } from "../ingest/media.ts";
 import { HttpError } from "./http_error.ts";
 import { createTableChecked } from "../engine/apply.ts";
-import { asHttp, jsonReply } from "./ingest_http.ts";
+import { asHttp, jsonReply } from "./tables_reply.ts";
 import type { Route } from "./router.ts";
 
 /** Largest table definition body read. */
