@@ -11,7 +11,6 @@
 import { EngineHost } from "./host.ts";
 import type { Table } from "./perspective.ts";
 import {
-  type BatchFormat,
   type BatchResult,
   IngestError,
   StaleBatchError,
@@ -195,7 +194,7 @@ const CONVERSION = /conversion|coerce|Could not fill|Cannot append|Expected (int
  * anything else it could not read is 400.
  */
 export function engineError(err: unknown): IngestError {
-  if (err instanceof IngestError || err instanceof StaleBatchError) return err as IngestError;
+  if (err instanceof IngestError) return err;
   const text = err instanceof Error ? err.message : String(err);
   const detail = text.replace(/^Abort\(\):\s*/, "").trim().split("\n")[0].slice(0, 300);
   return new IngestError(
@@ -203,6 +202,3 @@ export function engineError(err: unknown): IngestError {
     `the engine refused the batch: ${detail}`,
   );
 }
-
-/** Re-exported for batch logs that name formats. */
-export type { BatchFormat };
