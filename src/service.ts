@@ -54,7 +54,7 @@ export interface ServiceOptions extends Partial<EnvConfig> {
   handler?: Partial<HandlerDeps>;
   /** Maximum engine polls, so notifications per viewer, a second. @default 20 */
   maxUpdateRate?: number;
-  /** Viewers opening identical views share one engine view. @default false */
+  /** Viewers opening identical views share one engine view. @default true */
   shareViews?: boolean;
   /** Tokens, origins and limits. @default open development mode, which refuses non-loopback hosts */
   security?: SecurityConfig;

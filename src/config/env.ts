@@ -22,7 +22,7 @@ export interface EnvConfig {
   drainSeconds: number;
   /** Most engine polls, so notifications per viewer, a second (conflation). @default 20 */
   maxUpdateRate: number;
-  /** Viewers opening identical views share one engine view. @default false */
+  /** Viewers opening identical views share one engine view. @default true */
   shareViews: boolean;
 }
 
@@ -62,7 +62,7 @@ export function readEnvConfig(env: (name: string) => string | undefined): EnvCon
     demo: parseBool("DEMO", env("DEMO"), true),
     drainSeconds: parseDrainSeconds(env("DRAIN_SECONDS")),
     maxUpdateRate: parseMaxUpdateRate(env("MAX_UPDATE_RATE")),
-    shareViews: parseBool("SHARE_VIEWS", env("SHARE_VIEWS"), false),
+    shareViews: parseBool("SHARE_VIEWS", env("SHARE_VIEWS"), true),
   };
 }
 

@@ -46,7 +46,7 @@ export interface EngineHostOptions {
   log?: Logger;
   /** Maximum engine polls, so notifications per viewer, a second. @default 20 */
   maxUpdateRate?: number;
-  /** Viewers opening identical views share one engine view (see `shared_views.ts`). @default false */
+  /** Viewers opening identical views share one engine view (see `shared_views.ts`). @default true */
   shareViews?: boolean;
 }
 
@@ -96,7 +96,7 @@ export class EngineHost {
   /** Creates a host with a fresh engine server. */
   static create(options: EngineHostOptions = {}): Promise<EngineHost> {
     const host = new EngineHost(options.log ?? silentLogger, options.maxUpdateRate);
-    host.#shareViews = options.shareViews ?? false;
+    host.#shareViews = options.shareViews ?? true;
     return Promise.resolve(host);
   }
 

@@ -78,7 +78,8 @@ export interface SharedViewStats {
 
 /** Shares identical views between a host's viewer sessions. */
 export class SharedViews {
-  readonly #internal: EngineSession;
+  #internal: EngineSession | undefined;
+  #openSessions = 0;
   readonly #views = new Map<string, SharedView>();
   readonly #creating = new Map<string, Promise<SharedView | Envelope>>();
   readonly #pending = new Map<number, (env: Envelope) => void>();
@@ -89,7 +90,6 @@ export class SharedViews {
   #engineReads = 0;
 
   constructor(readonly host: EngineHost) {
-    this.#internal = host.openInternalSession((bytes) => this.#onResponse(bytes));
     // Answers are valid between two polls only.
     host.conflator.afterPoll(() => {
       for (const v of this.#views.values()) v.cache = new Map();
@@ -110,7 +110,27 @@ export class SharedViews {
 
   /** Opens a viewer session whose views are shared where possible. */
   openSession(send: SendFn): ViewerSession {
+    this.#openSessions++;
     return new ViewerSession(this, send);
+  }
+
+  /** Called once by each viewer session as it closes. */
+  sessionClosed(): void {
+    this.#openSessions--;
+    this.#closeWhenIdle();
+  }
+
+  /**
+   * The internal session lives only while viewers do, so a service without
+   * viewers leaves nothing behind in the engine's client map.
+   */
+  #closeWhenIdle(): void {
+    if (this.#openSessions > 0 || this.#views.size > 0 || this.#creating.size > 0) return;
+    if (this.#pending.size > this.#persistent.size) return;
+    this.#internal?.close();
+    this.#internal = undefined;
+    this.#pending.clear();
+    this.#persistent.clear();
   }
 
   #onResponse(bytes: Uint8Array): void {
@@ -124,11 +144,13 @@ export class SharedViews {
     if (!handler) return;
     if (!this.#persistent.has(env.msgId)) this.#pending.delete(env.msgId);
     handler(env);
+    this.#closeWhenIdle();
   }
 
   #request(entityId: string, kind: number, body: Uint8Array, onResponse: (e: Envelope) => void) {
     const msgId = this.#nextMsg++;
     this.#pending.set(msgId, onResponse);
+    this.#internal ??= this.host.openInternalSession((bytes) => this.#onResponse(bytes));
     void this.#internal.handle(encodeEnvelope({ msgId, entityId, kind, body }));
     return msgId;
   }
@@ -221,7 +243,8 @@ export class SharedViews {
 
   /** Closes the internal session. */
   close(): void {
-    this.#internal.close();
+    this.#internal?.close();
+    this.#internal = undefined;
   }
 }
 
@@ -344,5 +367,6 @@ export class ViewerSession {
     this.#closed = true;
     for (const [viewId, alias] of [...this.#aliases]) this.#drop(viewId, alias);
     this.#engine.close();
+    this.#shared.sessionClosed();
   }
 }

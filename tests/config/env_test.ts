@@ -56,9 +56,9 @@ Deno.test("normalizeBasePath() adds the leading slash and drops trailing ones", 
   assert.equal(normalizeBasePath("/a/b//"), "/a/b");
 });
 
-Deno.test("readEnvConfig() reads SHARE_VIEWS, off by default", () => {
-  assert.equal(readEnvConfig(envOf({})).shareViews, false);
-  assert.equal(readEnvConfig(envOf({ SHARE_VIEWS: "1" })).shareViews, true);
+Deno.test("readEnvConfig() reads SHARE_VIEWS, on by default", () => {
+  assert.equal(readEnvConfig(envOf({})).shareViews, true);
+  assert.equal(readEnvConfig(envOf({ SHARE_VIEWS: "0" })).shareViews, false);
   assert.throws(
     () => readEnvConfig(envOf({ SHARE_VIEWS: "perhaps" })),
     (err: unknown) => err instanceof ConfigError && err.field === "SHARE_VIEWS",

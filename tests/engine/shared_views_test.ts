@@ -126,3 +126,22 @@ Deno.test("SharedViews: remove_update stops one viewer's notifications only", as
     }
   });
 });
+
+Deno.test("SharedViews: when the last viewer leaves, no engine session or view is left", async () => {
+  await withService({ demo: false, shareViews: true }, async (service) => {
+    await service.host.createTable("t", { v: "integer" });
+    const baseline = service.host.clientMapSize;
+    const cs = await clients(service, 3);
+    try {
+      for (const c of cs) await (await c.open_table("t")).view();
+      assert.equal(service.host.sharedViews!.stats.views, 1);
+    } finally {
+      await Promise.all(cs.map((c) => c.terminate()));
+    }
+    await waitFor(
+      "the client map to return to its baseline",
+      () => service.host.sessionCount === 0 && service.host.clientMapSize === baseline,
+    );
+    assert.equal(service.host.sharedViews!.stats.views, 0);
+  });
+});
