@@ -22,7 +22,6 @@ const service = await startService({
   port,
   log: silentLogger,
   maxUpdateRate: rate || undefined,
-  shareViews: true,
   // The benchmark connects thousands of viewers from one address.
   security: securityConfig({
     limits: { maxConnections: 100_000, maxConnectionsPerAddress: 100_000 } as never,
