@@ -35,8 +35,6 @@ const REMOVE_ON_UPDATE = 22;
 const ON_DELETE = 34;
 const REMOVE_ON_DELETE = 35;
 const SERVER_ERROR = 50;
-/** collapse, expand, set_depth: they change the view's state for its owner. */
-const MUTATING = new Set([18, 19, 23]);
 /** Reads whose answer depends only on the view and the engine state. */
 const READS = new Set([10, 12, 13, 14, 15, 16, 20, 24, 25, 26, 36]);
 
@@ -317,11 +315,9 @@ export class ViewerSession {
     } else if (READS.has(env.kind)) {
       const answer = await this.#shared.read(alias.view, env.kind, env.body);
       reply(answer.kind, answer.body);
-    } else if (MUTATING.has(env.kind)) {
-      await this.#fork(env.entityId, alias);
-      await this.#engine.handle(bytes);
     } else {
-      // Anything else this layer does not know: a private view answers it.
+      // collapse, expand, set_depth change the view for its owner, and this
+      // layer does not guess at anything else: a private view answers it.
       await this.#fork(env.entityId, alias);
       await this.#engine.handle(bytes);
     }
