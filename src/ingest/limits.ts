@@ -7,9 +7,13 @@
 
 /** Ingest limits. */
 export interface IngestLimits {
-  /** Bytes of request body read before a 413. @default 64 MiB */
+  /** Bytes of request body read before a 413. @default 16 MiB */
   maxBodyBytes: number;
-  /** Bytes after `Content-Encoding` is undone, before a 413. @default 256 MiB */
+  /**
+   * Bytes after `Content-Encoding` is undone, before a 413. JSON costs about
+   * 35 times its size in memory while it is validated, so this bounds memory
+   * per request. @default 32 MiB
+   */
   maxDecodedBytes: number;
   /** Nesting depth of a JSON document before a 400. @default 32 */
   maxJsonDepth: number;
@@ -17,8 +21,8 @@ export interface IngestLimits {
 
 /** The defaults, for reference and for resetting. */
 export const DEFAULT_INGEST_LIMITS: Readonly<IngestLimits> = Object.freeze({
-  maxBodyBytes: 64 * 1024 * 1024,
-  maxDecodedBytes: 256 * 1024 * 1024,
+  maxBodyBytes: 16 * 1024 * 1024,
+  maxDecodedBytes: 32 * 1024 * 1024,
   maxJsonDepth: 32,
 });
 

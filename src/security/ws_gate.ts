@@ -92,7 +92,7 @@ export class SocketGate {
       const delivered = socket.deliver(bytes);
       return verdict.after ? delivered.then(verdict.after) : Promise.resolve();
     }
-    this.#log.info("websocket request refused", {
+    this.#log.debug("websocket request refused", {
       token: this.principal.name,
       reason: verdict.reason,
     });
