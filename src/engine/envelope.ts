@@ -6,6 +6,8 @@
  * @module
  */
 
+import { fields, pushBytes, pushVarintField, WIRE_LEN, WIRE_VARINT } from "../protocol/wire.ts";
+
 /** A request or response envelope. */
 export interface Envelope {
   /** `msg_id`. */
@@ -22,47 +24,13 @@ const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
-/** Top-level fields of a message: number, wire type, varint value or bytes. */
-export function* fields(
-  buf: Uint8Array,
-): Generator<{ no: number; wire: number; int: number; bytes: Uint8Array }> {
-  let pos = 0;
-  const varint = (): number => {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (pos >= buf.length) throw new Error("truncated varint");
-      const b = buf[pos++];
-      if (i < 5) value = (value + (b & 0x7f) * scale) % 0x1_0000_0000;
-      scale *= 128;
-      if ((b & 0x80) === 0) return value;
-    }
-    throw new Error("varint too long");
-  };
-  while (pos < buf.length) {
-    const key = varint();
-    const no = key >>> 3;
-    const wire = key & 7;
-    if (wire === 0) yield { no, wire, int: varint(), bytes: EMPTY };
-    else if (wire === 2) {
-      const len = varint();
-      if (len > buf.length - pos) throw new Error("truncated field");
-      yield { no, wire, int: 0, bytes: buf.subarray(pos, pos + len) };
-      pos += len;
-    } else if (wire === 1 || wire === 5) {
-      pos += wire === 1 ? 8 : 4;
-      yield { no, wire, int: 0, bytes: EMPTY };
-    } else throw new Error(`unsupported wire type ${wire}`);
-  }
-}
-
 /** Reads an envelope. */
 export function decodeEnvelope(buf: Uint8Array): Envelope {
   const env: Envelope = { msgId: 0, entityId: "", kind: 0, body: EMPTY };
   for (const f of fields(buf)) {
-    if (f.no === 1 && f.wire === 0) env.msgId = f.int;
-    else if (f.no === 2 && f.wire === 2) env.entityId = decoder.decode(f.bytes);
-    else if (f.wire === 2) {
+    if (f.no === 1 && f.wire === WIRE_VARINT) env.msgId = f.int;
+    else if (f.no === 2 && f.wire === WIRE_LEN) env.entityId = decoder.decode(f.bytes);
+    else if (f.wire === WIRE_LEN) {
       env.kind = f.no;
       env.body = f.bytes;
     }
@@ -70,25 +38,10 @@ export function decodeEnvelope(buf: Uint8Array): Envelope {
   return env;
 }
 
-function pushVarint(out: number[], n: number): void {
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-}
-
-function pushBytes(out: number[], no: number, bytes: Uint8Array): void {
-  pushVarint(out, (no << 3) | 2);
-  pushVarint(out, bytes.length);
-  for (let i = 0; i < bytes.length; i++) out.push(bytes[i]);
-}
-
 /** Writes an envelope. */
 export function encodeEnvelope(env: Envelope): Uint8Array {
   const out: number[] = [];
-  pushVarint(out, 1 << 3);
-  pushVarint(out, env.msgId);
+  pushVarintField(out, 1, env.msgId);
   if (env.entityId !== "") pushBytes(out, 2, encoder.encode(env.entityId));
   if (env.kind !== 0) pushBytes(out, env.kind, env.body);
   return new Uint8Array(out);
@@ -104,7 +57,9 @@ export function stringMessage(no: number, value: string): Uint8Array {
 /** Reads a string field of a message (the last one wins), or undefined. */
 export function readString(buf: Uint8Array, no: number): string | undefined {
   let out: string | undefined;
-  for (const f of fields(buf)) if (f.no === no && f.wire === 2) out = decoder.decode(f.bytes);
+  for (const f of fields(buf)) {
+    if (f.no === no && f.wire === WIRE_LEN) out = decoder.decode(f.bytes);
+  }
   return out;
 }
 
@@ -124,10 +79,8 @@ export function replaceString(buf: Uint8Array, no: number, value: string): Uint8
   pushBytes(out, no, encoder.encode(value));
   for (const f of fields(buf)) {
     if (f.no === no) continue;
-    if (f.wire === 0) {
-      pushVarint(out, f.no << 3);
-      pushVarint(out, f.int);
-    } else if (f.wire === 2) pushBytes(out, f.no, f.bytes);
+    if (f.wire === WIRE_VARINT) pushVarintField(out, f.no, f.int);
+    else if (f.wire === WIRE_LEN) pushBytes(out, f.no, f.bytes);
     else throw new Error("fixed-width fields are not copied");
   }
   return new Uint8Array(out);
@@ -135,6 +88,6 @@ export function replaceString(buf: Uint8Array, no: number, value: string): Uint8
 
 /** The first varint field `no` of a message, or undefined. */
 export function readVarint(buf: Uint8Array, no: number): number | undefined {
-  for (const f of fields(buf)) if (f.no === no && f.wire === 0) return f.int;
+  for (const f of fields(buf)) if (f.no === no && f.wire === WIRE_VARINT) return f.int;
   return undefined;
 }

@@ -7,14 +7,14 @@
  * @module
  */
 
-/** Thrown for bytes that are not a well-formed `Request`. */
-export class ProtocolError extends Error {
-  /** @param detail What is malformed. */
-  constructor(detail: string) {
-    super(detail);
-    this.name = "ProtocolError";
-  }
-}
+import {
+  fields,
+  ProtocolError,
+  pushBytes,
+  pushVarintField,
+  WIRE_LEN,
+  WIRE_VARINT,
+} from "../protocol/wire.ts";
 
 /** The envelope of one request. */
 export interface RequestEnvelope {
@@ -28,68 +28,8 @@ export interface RequestEnvelope {
   body: Uint8Array;
 }
 
-const WIRE_VARINT = 0;
-const WIRE_I64 = 1;
-const WIRE_LEN = 2;
-const WIRE_I32 = 5;
-
 const strict = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
-
-/** One decoded field: its number and either a varint or a byte range. */
-export interface Field {
-  /** Field number. */
-  no: number;
-  /** Wire type. */
-  wire: number;
-  /** Value of a varint field, truncated to 32 bits like a `uint32`. */
-  int: number;
-  /** Payload of a length-delimited field. */
-  bytes: Uint8Array;
-}
-
-/**
- * Iterates the top-level fields of a protobuf message.
- *
- * @throws {ProtocolError} for truncated data or groups.
- */
-export function* fields(buf: Uint8Array): Generator<Field> {
-  let pos = 0;
-  const varint = (): number => {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (pos >= buf.length) throw new ProtocolError("truncated varint");
-      const b = buf[pos++];
-      // Keep only the low 32 bits, as a uint32 decoder does.
-      if (i < 5) value = (value + (b & 0x7f) * scale) % 0x1_0000_0000;
-      scale *= 128;
-      if ((b & 0x80) === 0) return value;
-    }
-    throw new ProtocolError("varint longer than 10 bytes");
-  };
-  while (pos < buf.length) {
-    const key = varint();
-    const no = key >>> 3;
-    const wire = key & 7;
-    if (no === 0) throw new ProtocolError("field number 0");
-    if (wire === WIRE_VARINT) {
-      yield { no, wire, int: varint(), bytes: EMPTY };
-    } else if (wire === WIRE_LEN) {
-      const len = varint();
-      if (len > buf.length - pos) throw new ProtocolError("truncated field");
-      yield { no, wire, int: 0, bytes: buf.subarray(pos, pos + len) };
-      pos += len;
-    } else if (wire === WIRE_I64 || wire === WIRE_I32) {
-      const len = wire === WIRE_I64 ? 8 : 4;
-      if (len > buf.length - pos) throw new ProtocolError("truncated fixed field");
-      pos += len;
-      yield { no, wire, int: 0, bytes: EMPTY };
-    } else {
-      throw new ProtocolError(`unsupported wire type ${wire}`);
-    }
-  }
-}
 
 const EMPTY = new Uint8Array(0);
 
@@ -139,20 +79,6 @@ function utf8(bytes: Uint8Array, what: string): string {
   }
 }
 
-function pushVarint(out: number[], n: number): void {
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-}
-
-function pushBytes(out: number[], no: number, bytes: Uint8Array | number[]): void {
-  pushVarint(out, (no << 3) | WIRE_LEN);
-  pushVarint(out, bytes.length);
-  for (const b of bytes) out.push(b);
-}
-
 /** Encodes `Response {msg_id, entity_id, <field>: body}`. */
 export function encodeResponse(
   msgId: number,
@@ -161,8 +87,7 @@ export function encodeResponse(
   body: Uint8Array,
 ): Uint8Array {
   const out: number[] = [];
-  pushVarint(out, (1 << 3) | WIRE_VARINT);
-  pushVarint(out, msgId);
+  pushVarintField(out, 1, msgId);
   if (entityId !== "") pushBytes(out, 2, encoder.encode(entityId));
   pushBytes(out, field, body);
   return new Uint8Array(out);
@@ -186,8 +111,7 @@ export function encodeServerError(msgId: number, entityId: string, message: stri
   const error: number[] = [];
   pushBytes(error, 1, encoder.encode(message));
   const out: number[] = [];
-  pushVarint(out, (1 << 3) | WIRE_VARINT);
-  pushVarint(out, msgId);
+  pushVarintField(out, 1, msgId);
   if (entityId !== "") pushBytes(out, 2, encoder.encode(entityId));
   pushBytes(out, SERVER_ERROR_FIELD, error);
   return new Uint8Array(out);

@@ -13,10 +13,9 @@ import {
   encodeRepeated,
   encodeResponse,
   encodeServerError,
-  fields,
-  ProtocolError,
   stringField,
 } from "./protocol.ts";
+import { fields, ProtocolError } from "../protocol/wire.ts";
 import { allows, type Grants } from "./scopes.ts";
 
 /** `Request.get_hosted_tables_req` and `Response.get_hosted_tables_resp`. */

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import perspective from "@finos/perspective";
 import type { Service } from "../../src/service.ts";
-import { decodeRequest, fields } from "../../src/security/protocol.ts";
+import { decodeRequest } from "../../src/security/protocol.ts";
+import { fields } from "../../src/protocol/wire.ts";
 import { CLOSE_INVALID_PAYLOAD, CLOSE_MESSAGE_TOO_BIG } from "../../src/security/mod.ts";
 import { waitFor } from "../support/wait.ts";
 import {
