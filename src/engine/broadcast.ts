@@ -232,9 +232,8 @@ export class BroadcastHub {
       try {
         frames = await channel.catchUp(requests, this.#stats);
       } catch {
-        // The source table is gone: its views fail.
         this.#channels.delete(name);
-        await channel.dispose();
+        await this.#recover(name, channel);
         continue;
       }
       for (const frame of frames) {
@@ -250,6 +249,28 @@ export class BroadcastHub {
       }
     }
     this.#leaving.clear();
+  }
+
+  /**
+   * A channel whose catch-up failed: when its table is gone the subscribers
+   * are told so (4004); otherwise the failure was the channel's own, so they
+   * rejoin a fresh channel and get a new hello and snapshot, which the client
+   * treats like a reconnect.
+   */
+  async #recover(name: string, channel: Channel): Promise<void> {
+    const subs = [...channel.subscribers];
+    const alive = (await this.#host.tableNames().catch((): string[] => [])).includes(name);
+    if (alive) channel.subscribers.clear();
+    await channel.dispose();
+    if (!alive) return;
+    for (const sub of subs) {
+      this.#joins.push({
+        name,
+        sub,
+        resolve: () => {},
+        reject: () => sub.close(CLOSE_TABLE_DELETED, "table deleted"),
+      });
+    }
   }
 
   async #admit(join: Join): Promise<void> {
