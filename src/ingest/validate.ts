@@ -26,6 +26,7 @@ import {
   parseJsonBatch,
   parseNdjson,
 } from "./validate_json.ts";
+import { rowsToColumns } from "./columnar.ts";
 
 /** Options for {@linkcode validateBatch}. */
 export interface ValidateOptions {
@@ -99,6 +100,8 @@ function validateData(
     case "ndjson": {
       const rows = parseNdjson(batch.bytes, maxDepth);
       checkRows(rows, def, "line");
+      const columns = rowsToColumns(rows);
+      if (columns) return { batch, format: "columns", rows: rows.length, payload: columns };
       // The engine's replace does not take NDJSON; the same rows go in as JSON.
       const payload = batch.op === "replace"
         ? new TextEncoder().encode(JSON.stringify(rows))
@@ -115,9 +118,14 @@ function validateData(
   }
 }
 
-function checkJson(parsed: JsonBatch, def: TableDef): Pick<ValidBatch, "format" | "rows"> {
+function checkJson(
+  parsed: JsonBatch,
+  def: TableDef,
+): Pick<ValidBatch, "format" | "rows" | "payload"> {
   if (parsed.shape === "rows") {
     checkRows(parsed.rows, def);
+    const columns = rowsToColumns(parsed.rows);
+    if (columns) return { format: "columns", rows: parsed.rows.length, payload: columns };
     return { format: "json", rows: parsed.rows.length };
   }
   checkColumns(parsed.columns, def);
