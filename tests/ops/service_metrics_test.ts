@@ -41,6 +41,8 @@ Deno.test("/metrics reflects the sessions, tables, ingest and delivery a test pr
     for (const c of clients) {
       const view = await (await c.open_table("trades")).view();
       await view.on_update(() => updates++);
+      // A round trip proves the server registered the subscription.
+      await view.num_rows();
       views.push(view);
     }
 

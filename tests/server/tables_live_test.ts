@@ -22,6 +22,10 @@ Deno.test("viewers see ingested rows live, and see them go when the table is dro
       const view = await table.view();
       let updates = 0;
       await view.on_update(() => updates++);
+      // The client sends the subscription without waiting for an answer; a
+      // round trip on the same socket proves the server has it before the
+      // batch arrives on another connection.
+      await view.num_rows();
       await post(rows, [{ id: 2, v: 2 }, { id: 1, v: 10 }]);
       await waitFor("an update notification", () => updates > 0, { timeout: 60_000 });
       assert.deepEqual(await view.to_columns(), { id: [1, 2], v: [10, 2] });
