@@ -27,16 +27,29 @@ import {
   stringMessage,
   withoutField,
 } from "./envelope.ts";
+import { Req, SERVER_ERROR } from "../protocol/messages.ts";
 
-const MAKE_VIEW = 6;
-const VIEW_DELETE = 11;
-const ON_UPDATE = 21;
-const REMOVE_ON_UPDATE = 22;
-const ON_DELETE = 34;
-const REMOVE_ON_DELETE = 35;
-const SERVER_ERROR = 50;
+const MAKE_VIEW = Req.TABLE_MAKE_VIEW;
+const VIEW_DELETE = Req.VIEW_DELETE;
+const ON_UPDATE = Req.VIEW_ON_UPDATE;
+const REMOVE_ON_UPDATE = Req.VIEW_REMOVE_ON_UPDATE;
+const ON_DELETE = Req.VIEW_ON_DELETE;
+const REMOVE_ON_DELETE = Req.VIEW_REMOVE_DELETE;
+
 /** Reads whose answer depends only on the view and the engine state. */
-const READS = new Set([10, 12, 13, 14, 15, 16, 20, 24, 25, 26, 36]);
+const READS = new Set<number>([
+  Req.VIEW_COLUMN_PATHS,
+  Req.VIEW_DIMENSIONS,
+  Req.VIEW_EXPRESSION_SCHEMA,
+  Req.VIEW_GET_CONFIG,
+  Req.VIEW_SCHEMA,
+  Req.VIEW_TO_ARROW,
+  Req.VIEW_GET_MIN_MAX,
+  Req.VIEW_TO_COLUMNS_STRING,
+  Req.VIEW_TO_CSV,
+  Req.VIEW_TO_ROWS_STRING,
+  Req.VIEW_TO_NDJSON_STRING,
+]);
 
 const EMPTY = new Uint8Array(0);
 

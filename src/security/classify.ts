@@ -5,6 +5,8 @@
  * @module
  */
 
+import { Req } from "../protocol/messages.ts";
+
 /**
  * - `global`: no table involved (features, hosted table list, system info).
  * - `table-read`: reads one table named by `entity_id`.
@@ -25,45 +27,42 @@ export type RequestClass =
   | "drop"
   | "unknown";
 
-/** `ViewDeleteReq`. */
-export const VIEW_DELETE_REQ = 11;
-
 const CLASSES: Record<number, RequestClass> = {
-  3: "global", // get_features_req
-  4: "global", // get_hosted_tables_req
-  17: "global", // server_system_info_req
-  37: "global", // remove_hosted_tables_update_req
-  5: "table-read", // table_make_port_req: allocates a port id, changes no rows
-  7: "table-read", // table_schema_req
-  8: "table-read", // table_size_req
-  9: "table-read", // table_validate_expr_req
-  29: "table-read", // table_on_delete_req
-  30: "table-read", // table_remove_delete_req
-  6: "make-view", // table_make_view_req
-  10: "view", // view_column_paths_req
-  11: "view", // view_delete_req
-  12: "view", // view_dimensions_req
-  13: "view", // view_expression_schema_req
-  14: "view", // view_get_config_req
-  15: "view", // view_schema_req
-  16: "view", // view_to_arrow_req
-  18: "view", // view_collapse_req
-  19: "view", // view_expand_req
-  20: "view", // view_get_min_max_req
-  21: "view", // view_on_update_req
-  22: "view", // view_remove_on_update_req
-  23: "view", // view_set_depth_req
-  24: "view", // view_to_columns_string_req
-  25: "view", // view_to_csv_req
-  26: "view", // view_to_rows_string_req
-  34: "view", // view_on_delete_req
-  35: "view", // view_remove_delete_req
-  36: "view", // view_to_ndjson_string_req
-  27: "create", // make_table_req
-  31: "write", // table_remove_req
-  32: "write", // table_replace_req; Table.clear() is a replace with no rows
-  33: "write", // table_update_req
-  28: "drop", // table_delete_req
+  [Req.GET_FEATURES]: "global",
+  [Req.GET_HOSTED_TABLES]: "global",
+  [Req.SERVER_SYSTEM_INFO]: "global",
+  [Req.REMOVE_HOSTED_TABLES_UPDATE]: "global",
+  [Req.TABLE_MAKE_PORT]: "table-read", // allocates a port id, changes no rows
+  [Req.TABLE_SCHEMA]: "table-read",
+  [Req.TABLE_SIZE]: "table-read",
+  [Req.TABLE_VALIDATE_EXPR]: "table-read",
+  [Req.TABLE_ON_DELETE]: "table-read",
+  [Req.TABLE_REMOVE_DELETE]: "table-read",
+  [Req.TABLE_MAKE_VIEW]: "make-view",
+  [Req.VIEW_COLUMN_PATHS]: "view",
+  [Req.VIEW_DELETE]: "view",
+  [Req.VIEW_DIMENSIONS]: "view",
+  [Req.VIEW_EXPRESSION_SCHEMA]: "view",
+  [Req.VIEW_GET_CONFIG]: "view",
+  [Req.VIEW_SCHEMA]: "view",
+  [Req.VIEW_TO_ARROW]: "view",
+  [Req.VIEW_COLLAPSE]: "view",
+  [Req.VIEW_EXPAND]: "view",
+  [Req.VIEW_GET_MIN_MAX]: "view",
+  [Req.VIEW_ON_UPDATE]: "view",
+  [Req.VIEW_REMOVE_ON_UPDATE]: "view",
+  [Req.VIEW_SET_DEPTH]: "view",
+  [Req.VIEW_TO_COLUMNS_STRING]: "view",
+  [Req.VIEW_TO_CSV]: "view",
+  [Req.VIEW_TO_ROWS_STRING]: "view",
+  [Req.VIEW_ON_DELETE]: "view",
+  [Req.VIEW_REMOVE_DELETE]: "view",
+  [Req.VIEW_TO_NDJSON_STRING]: "view",
+  [Req.MAKE_TABLE]: "create",
+  [Req.TABLE_REMOVE]: "write",
+  [Req.TABLE_REPLACE]: "write", // Table.clear() is a replace with no rows
+  [Req.TABLE_UPDATE]: "write",
+  [Req.TABLE_DELETE]: "drop",
 };
 
 /** The class of a `client_req` member by field number. */

@@ -15,6 +15,7 @@ import {
   WIRE_LEN,
   WIRE_VARINT,
 } from "../protocol/wire.ts";
+import { SERVER_ERROR } from "../protocol/messages.ts";
 
 /** The envelope of one request. */
 export interface RequestEnvelope {
@@ -100,9 +101,6 @@ export function encodeRepeated(field: number, entries: readonly Uint8Array[]): U
   return new Uint8Array(out);
 }
 
-/** `Response.server_error`, per `perspective.proto`. */
-export const SERVER_ERROR_FIELD = 50;
-
 /**
  * Encodes `Response {msg_id, entity_id, server_error: {message}}`, which the
  * stock client turns into a rejected promise for that one call.
@@ -113,6 +111,6 @@ export function encodeServerError(msgId: number, entityId: string, message: stri
   const out: number[] = [];
   pushVarintField(out, 1, msgId);
   if (entityId !== "") pushBytes(out, 2, encoder.encode(entityId));
-  pushBytes(out, SERVER_ERROR_FIELD, error);
+  pushBytes(out, SERVER_ERROR, error);
   return new Uint8Array(out);
 }

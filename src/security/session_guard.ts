@@ -7,7 +7,8 @@
  * @module
  */
 
-import { classify, VIEW_DELETE_REQ } from "./classify.ts";
+import { classify } from "./classify.ts";
+import { Req } from "../protocol/messages.ts";
 import {
   decodeRequest,
   encodeRepeated,
@@ -147,7 +148,7 @@ export class SessionGuard {
       }
       case "view":
         if (!this.#views.has(entityId)) return refuse("not a view of this session");
-        if (kind === VIEW_DELETE_REQ) {
+        if (kind === Req.VIEW_DELETE) {
           return { allow: true, after: () => Promise.resolve(void this.#views.delete(entityId)) };
         }
         return { allow: true };
