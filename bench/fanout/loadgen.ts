@@ -13,6 +13,7 @@
 import perspective from "@finos/perspective";
 import { tableFromIPC } from "apache-arrow";
 import { cpuSeconds, readLines } from "./proc.ts";
+import { openRawWebSocket } from "../../tests/support/raw_websocket.ts";
 
 /** How viewers reach the server. */
 interface ConnectCommand {
@@ -149,20 +150,7 @@ function broadcastViewer(url: string): Promise<Viewer> {
 
 /** A socket that completes the handshake and never reads again. */
 async function stalledSocket(url: string): Promise<Deno.TcpConn> {
-  const u = new URL(url);
-  const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
-  const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
-  await conn.write(new TextEncoder().encode(
-    `GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\n` +
-      `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  ));
-  let head = "";
-  const one = new Uint8Array(1);
-  while (!head.endsWith("\r\n\r\n")) {
-    if ((await conn.read(one)) === null) throw new Error("closed during handshake");
-    head += String.fromCharCode(one[0]);
-  }
-  return conn;
+  return (await openRawWebSocket(url)).conn;
 }
 
 /** Drains a stalled socket for up to `ms` and returns its close code, if one came. */

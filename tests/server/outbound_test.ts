@@ -2,22 +2,11 @@ import assert from "node:assert/strict";
 import { CLOSE_SLOW_CONSUMER, Outbound, outboundStats } from "../../src/server/outbound.ts";
 import { withService } from "../support/service.ts";
 import { waitFor } from "../support/wait.ts";
+import { openRawWebSocket } from "../support/raw_websocket.ts";
 
 /** Opens a WebSocket over raw TCP and never reads past the handshake: a stalled viewer. */
 async function stalledSocket(port: number, path: string): Promise<Deno.TcpConn> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
-  await conn.write(new TextEncoder().encode(
-    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
-      `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  ));
-  // Read the 101 response byte by byte so no frame is consumed with it.
-  let head = "";
-  const one = new Uint8Array(1);
-  while (!head.endsWith("\r\n\r\n")) {
-    if ((await conn.read(one)) === null) throw new Error("closed during handshake");
-    head += String.fromCharCode(one[0]);
-  }
+  const { conn, head } = await openRawWebSocket(`ws://127.0.0.1:${port}${path}`);
   assert.match(head, /^HTTP\/1\.1 101/);
   return conn;
 }
