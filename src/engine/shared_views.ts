@@ -29,13 +29,6 @@ import {
 } from "./envelope.ts";
 import { Req, SERVER_ERROR } from "../protocol/messages.ts";
 
-const MAKE_VIEW = Req.TABLE_MAKE_VIEW;
-const VIEW_DELETE = Req.VIEW_DELETE;
-const ON_UPDATE = Req.VIEW_ON_UPDATE;
-const REMOVE_ON_UPDATE = Req.VIEW_REMOVE_ON_UPDATE;
-const ON_DELETE = Req.VIEW_ON_DELETE;
-const REMOVE_ON_DELETE = Req.VIEW_REMOVE_DELETE;
-
 /** Reads whose answer depends only on the view and the engine state. */
 const READS = new Set<number>([
   Req.VIEW_COLUMN_PATHS,
@@ -178,13 +171,15 @@ export class SharedViews {
       let creating = this.#creating.get(key);
       if (!creating) {
         const internalId = `shared-view-${this.#nextView++}`;
-        creating = this.#call(table, MAKE_VIEW, replaceString(body, 1, internalId)).then((r) => {
-          this.#creating.delete(key);
-          if (r.kind === SERVER_ERROR) return r;
-          const v = new SharedView(key, internalId);
-          this.#views.set(key, v);
-          return v;
-        });
+        creating = this.#call(table, Req.TABLE_MAKE_VIEW, replaceString(body, 1, internalId)).then(
+          (r) => {
+            this.#creating.delete(key);
+            if (r.kind === SERVER_ERROR) return r;
+            const v = new SharedView(key, internalId);
+            this.#views.set(key, v);
+            return v;
+          },
+        );
         this.#creating.set(key, creating);
       }
       const made = await creating;
@@ -204,7 +199,7 @@ export class SharedViews {
       this.#persistent.delete(msgId);
     }
     view.subs.clear();
-    void this.#call(view.internalId, VIEW_DELETE, EMPTY);
+    void this.#call(view.internalId, Req.VIEW_DELETE, EMPTY);
   }
 
   /** Adds a listener to the view's engine subscription of this kind and body. */
@@ -217,7 +212,7 @@ export class SharedViews {
     }
     const listeners = [listener];
     const msgId = this.#request(view.internalId, kind, body, (env) => {
-      if (kind === ON_UPDATE) view.cache = new Map();
+      if (kind === Req.VIEW_ON_UPDATE) view.cache = new Map();
       for (const l of [...listeners]) {
         l.session.deliver({ msgId: l.msgId, entityId: l.viewId, kind: env.kind, body: env.body });
       }
@@ -305,26 +300,26 @@ export class ViewerSession {
       return await this.#engine.handle(bytes);
     }
 
-    if (env.kind === MAKE_VIEW) return await this.#makeView(env, bytes);
+    if (env.kind === Req.TABLE_MAKE_VIEW) return await this.#makeView(env, bytes);
     const alias = this.#aliases.get(env.entityId);
     if (!alias) return await this.#engine.handle(bytes);
     const reply = (kind: number, body: Uint8Array) =>
       this.deliver({ msgId: env.msgId, entityId: env.entityId, kind, body });
-    if (env.kind === ON_UPDATE || env.kind === ON_DELETE) {
+    if (env.kind === Req.VIEW_ON_UPDATE || env.kind === Req.VIEW_ON_DELETE) {
       alias.subscriptions.push(bytes);
       this.#shared.subscribe(alias.view, env.kind, env.body, {
         session: this,
         viewId: env.entityId,
         msgId: env.msgId,
       });
-    } else if (env.kind === REMOVE_ON_UPDATE || env.kind === REMOVE_ON_DELETE) {
+    } else if (env.kind === Req.VIEW_REMOVE_ON_UPDATE || env.kind === Req.VIEW_REMOVE_DELETE) {
       const id = readVarint(env.body, 1);
       this.#shared.unsubscribe(alias.view, this, id);
       alias.subscriptions = alias.subscriptions.filter((b) => decodeEnvelope(b).msgId !== id);
       reply(env.kind, EMPTY);
-    } else if (env.kind === VIEW_DELETE) {
+    } else if (env.kind === Req.VIEW_DELETE) {
       this.#drop(env.entityId, alias);
-      reply(VIEW_DELETE, EMPTY);
+      reply(Req.VIEW_DELETE, EMPTY);
     } else if (READS.has(env.kind)) {
       const answer = await this.#shared.read(alias.view, env.kind, env.body);
       reply(answer.kind, answer.body);
@@ -349,7 +344,7 @@ export class ViewerSession {
     this.deliver({
       msgId: env.msgId,
       entityId: env.entityId,
-      kind: MAKE_VIEW,
+      kind: Req.TABLE_MAKE_VIEW,
       body: stringMessage(1, viewId),
     });
   }
