@@ -45,6 +45,11 @@ export interface Batch {
    * Undefined means the sink's default.
    */
   create?: boolean | CreateOptions;
+  /**
+   * The source hands `bytes` over and will not read them again, so the sink
+   * may move their buffer to the validation thread instead of copying it.
+   */
+  owned?: boolean;
 }
 
 /** A table's definition as validation needs it. */

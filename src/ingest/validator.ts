@@ -125,9 +125,12 @@ export class Validator {
     const id = ++this.#ids;
     const { bytes: given, ...rest } = job.batch;
     // The clone of a view copies its whole buffer: send a view that spans one.
-    const bytes = given.byteOffset === 0 && given.byteLength === given.buffer.byteLength
-      ? given
-      : given.slice();
+    const whole = given.byteOffset === 0 && given.byteLength === given.buffer.byteLength;
+    const bytes = whole ? given : given.slice();
+    // A buffer the source handed over, or the copy just made, moves to the
+    // worker; otherwise the source keeps its bytes (it may reuse them) and
+    // the worker gets a copy. Either way the worker's buffer comes back.
+    const transfer = job.batch.owned || !whole ? [bytes.buffer as ArrayBuffer] : [];
     const limit = this.#base + this.#perMiB * bytes.byteLength / (1024 * 1024);
     const finish = () => {
       clearTimeout(timer);
@@ -157,9 +160,7 @@ export class Validator {
     worker.addEventListener("message", onMessage);
     worker.addEventListener("error", onError);
     try {
-      // Copied, not transferred: the caller keeps its bytes (a source may
-      // reuse them); the worker's copy comes back by transfer.
-      worker.postMessage({ id, batch: rest, bytes, def: job.def, options: job.options });
+      worker.postMessage({ id, batch: rest, bytes, def: job.def, options: job.options }, transfer);
     } catch (err) {
       finish();
       job.reject(new IngestError(400, `the body could not be read: ${(err as Error).message}`));

@@ -40,7 +40,8 @@ export function rowWriteRoutes(sink: Sink, limits: IngestLimits = sharedLimits):
           const format = formatForContentType(req.headers.get("content-type"));
           const bytes = await readBody(req, limits);
           const op = req.method === "POST" ? "update" : "replace";
-          batch = { table, op, format, bytes, create: createOptions(ctx.url.searchParams) };
+          const create = createOptions(ctx.url.searchParams);
+          batch = { table, op, format, bytes, create, owned: true };
         }
         const result = await sink.submit(batch, "http");
         return jsonReply(

@@ -50,3 +50,29 @@ Deno.test("Validator leaves the caller's bytes usable and handles views into lar
     validator.close();
   }
 });
+
+Deno.test("Validator moves an owned body to the worker and hands the same bytes back", async () => {
+  const validator = new Validator();
+  try {
+    const ipc = tableToIPC(tableFromArrays({ id: Int32Array.from([1, 2, 3]) }));
+    const owned = ipc.slice();
+    const kept = ipc.slice();
+    const valid = await validator.validate(
+      { table: "t", op: "update", format: "arrow", bytes: owned, owned: true },
+      DEF,
+      {},
+    );
+    // Moved, not copied: the source's buffer is detached.
+    assert.equal(owned.byteLength, 0);
+    assert.deepEqual(valid.batch.bytes, ipc);
+    const copied = await validator.validate(
+      { table: "t", op: "update", format: "arrow", bytes: kept },
+      DEF,
+      {},
+    );
+    assert.equal(kept.byteLength, ipc.byteLength);
+    assert.deepEqual(copied.batch.bytes, ipc);
+  } finally {
+    validator.close();
+  }
+});

@@ -150,7 +150,7 @@ async function processFile(
     }
     const bytes = await Deno.readFile(file);
     const result = await ctx.sink.submit(
-      { table, op: opts.op, format, bytes, create: opts.create },
+      { table, op: opts.op, format, bytes, create: opts.create, owned: true },
       ctx.name,
     );
     ctx.log.debug("file applied", { source: ctx.name, file: name, ...result });
