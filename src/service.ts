@@ -18,7 +18,7 @@ import { BatchSink } from "./ingest/sink.ts";
 import { limits as ingestLimits } from "./ingest/limits.ts";
 import type { FileConfig } from "./config/file.ts";
 import { createConfiguredTables, startConfiguredSources } from "./ingest/startup.ts";
-import type { RunningSources } from "./ingest/source.ts";
+import type { RunningSources } from "./ingest/source_runner.ts";
 
 /** A running service. */
 export interface Service {
@@ -91,6 +91,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       await createConfiguredTables(options.config, host, sink);
       readiness.expectTables(options.config.tables.map((t) => t.name));
       sources = await startConfiguredSources(options.config, sink, log);
+      metrics.watchSources(sources);
     }
   } catch (err) {
     // Bad configuration: nothing of the half-started service may linger.

@@ -66,3 +66,20 @@ Deno.test("deno task start refuses a bad setting and names it", async () => {
   assert.notEqual(status.code, 0);
   assert.match(stderr, /PORT: expected an integer/);
 });
+
+Deno.test("deno task start stops at a directory source it may not write to, naming the flag", async () => {
+  const child = start({ PORT: "0", CONFIG: "tests/ingest/fixtures/spool_config.json" });
+  const [status, stderr, stdout] = await Promise.all([
+    child.status,
+    new Response(child.stderr).text(),
+    new Response(child.stdout).text(),
+  ]);
+  assert.notEqual(status.code, 0);
+  assert.doesNotMatch(stdout, /ready/);
+  assert.match(stderr, /sources\[0\]\.options\.path: the directory source needs write access/);
+  assert.match(stderr, /--allow-write=\S*spool-never-created/);
+  await assert.rejects(
+    Deno.stat(new URL("ingest/fixtures/spool-never-created", import.meta.url)),
+    Deno.errors.NotFound,
+  );
+});

@@ -21,8 +21,14 @@ export { BatchSink, type IngestEvent, type Sink, type SinkOptions } from "./sink
 export {
   BUILTIN_SOURCES,
   loadSource,
+  type SourceCheck,
   type SourceContext,
   type SourceFactory,
-  startSources,
 } from "./source.ts";
+export {
+  type RestartPolicy,
+  type RunningSources,
+  type SourceStatus,
+  startSources,
+} from "./source_runner.ts";
 export { validateBatch } from "./validate.ts";

@@ -2,8 +2,10 @@
  * Pluggable ingest sources. A source is a module whose default export (or
  * `createSource` export) is a {@linkcode SourceFactory}: given its options
  * and a context with the sink, it runs until the context's signal aborts.
- * Built-in sources are found by name in {@linkcode BUILTIN_SOURCES} and
- * loaded exactly like a user's module named by path.
+ * It may also export a {@linkcode SourceCheck} named `check`, which vets its
+ * options before any source starts, so a bad one stops start-up. Built-in
+ * sources are found by name in {@linkcode BUILTIN_SOURCES} and loaded
+ * exactly like a user's module named by path. `source_runner.ts` runs them.
  *
  * @module
  */
@@ -33,15 +35,45 @@ export type SourceFactory = (
   ctx: SourceContext,
 ) => Promise<void> | void;
 
+/**
+ * Vets a source's options, and anything else it needs such as file
+ * permissions, before any source starts.
+ *
+ * @throws {Error} whose message names the bad option, e.g. `options.path: ...`.
+ */
+export type SourceCheck = (
+  options: Record<string, unknown>,
+  ctx: Pick<SourceContext, "name" | "baseDir">,
+) => Promise<void> | void;
+
+/** A loaded source module. */
+export interface SourceModule {
+  /** Runs the source. */
+  factory: SourceFactory;
+  /** The module's `check` export, when it has one. */
+  check?: SourceCheck;
+}
+
 /** Built-in source names and their modules. */
 export const BUILTIN_SOURCES: Readonly<Record<string, string>> = Object.freeze({
   directory: new URL("./sources/directory.ts", import.meta.url).href,
 });
 
-/** A source that could not be loaded or started. */
+/** A source that could not be loaded, or whose options were refused. */
 export class SourceError extends Error {
-  /** @param source The source's name. @param detail What went wrong. */
-  constructor(readonly source: string, detail: string) {
+  /**
+   * @param source The source's name, or its `use` when it has none yet.
+   * @param detail What went wrong.
+   * @param field Which part of the source's configuration is at fault:
+   *   `use`, `options` or an option such as `options.path`.
+   * @param index The source's position in the configured list, when known.
+   */
+  constructor(
+    readonly source: string,
+    readonly detail: string,
+    readonly field: string = "use",
+    readonly index?: number,
+  ) {
     super(`source ${source}: ${detail}`);
     this.name = "SourceError";
   }
@@ -65,11 +97,12 @@ export function sourceSpecifier(use: string, baseDir: string): string {
 }
 
 /**
- * Loads a source factory by built-in name or module path.
+ * Loads a source module by built-in name or module path.
  *
- * @throws {SourceError} when the module cannot be imported or exports no factory.
+ * @throws {SourceError} when the module cannot be imported, exports no
+ *   factory, or exports a `check` that is not a function.
  */
-export async function loadSource(use: string, baseDir: string): Promise<SourceFactory> {
+export async function loadSource(use: string, baseDir: string): Promise<SourceModule> {
   const specifier = sourceSpecifier(use, baseDir);
   let mod: Record<string, unknown>;
   try {
@@ -81,57 +114,8 @@ export async function loadSource(use: string, baseDir: string): Promise<SourceFa
   if (typeof factory !== "function") {
     throw new SourceError(use, "the module exports no default function or createSource");
   }
-  return factory as SourceFactory;
-}
-
-/** Sources started by {@linkcode startSources}. */
-export interface RunningSources {
-  /** Names of the running sources. */
-  names: string[];
-  /** Aborts every source and waits for them to settle. */
-  stop(): Promise<void>;
-}
-
-/** What {@linkcode startSources} starts. */
-export interface SourceSpec {
-  /** Name for logs and events. */
-  name: string;
-  /** Built-in name or module path. */
-  use: string;
-  /** Factory options. */
-  options: Record<string, unknown>;
-}
-
-/**
- * Loads every source first (so a bad one stops start-up before any runs),
- * then starts them all. A source that fails later is logged; the others go on.
- *
- * @throws {SourceError} when a source cannot be loaded.
- */
-export async function startSources(
-  specs: readonly SourceSpec[],
-  deps: { sink: Sink; log: Logger; baseDir: string },
-): Promise<RunningSources> {
-  const factories = await Promise.all(specs.map((s) => loadSource(s.use, deps.baseDir)));
-  const stop = new AbortController();
-  const running = specs.map((spec, i) => {
-    const ctx: SourceContext = {
-      sink: deps.sink,
-      signal: stop.signal,
-      log: deps.log,
-      name: spec.name,
-      baseDir: deps.baseDir,
-    };
-    deps.log.info("source started", { source: spec.name, use: spec.use });
-    return Promise.resolve()
-      .then(() => factories[i](spec.options, ctx))
-      .catch((err) => deps.log.error("source failed", { source: spec.name, error: err }));
-  });
-  return {
-    names: specs.map((s) => s.name),
-    async stop() {
-      stop.abort();
-      await Promise.all(running);
-    },
-  };
+  if (mod.check !== undefined && typeof mod.check !== "function") {
+    throw new SourceError(use, "the module's check export is not a function");
+  }
+  return { factory: factory as SourceFactory, check: mod.check as SourceCheck | undefined };
 }

@@ -12,7 +12,8 @@ import type { FileConfig } from "../config/file.ts";
 import type { BatchSink } from "./sink.ts";
 import { createTableChecked } from "../engine/apply.ts";
 import { sameDefinition } from "./table_def.ts";
-import { type RunningSources, SourceError, startSources } from "./source.ts";
+import { SourceError } from "./source.ts";
+import { type RunningSources, startSources } from "./source_runner.ts";
 
 /**
  * Creates each configured table that does not exist yet.
@@ -42,7 +43,8 @@ export async function createConfiguredTables(
 /**
  * Starts the configured sources.
  *
- * @throws {ConfigError} naming the source that cannot be loaded.
+ * @throws {ConfigError} naming the source that cannot be loaded
+ *   (`sources[i].use`) or the option its check refused (`sources[i].options.x`).
  */
 export async function startConfiguredSources(
   config: FileConfig,
@@ -53,8 +55,7 @@ export async function startConfiguredSources(
     return await startSources(config.sources, { sink, log, baseDir: config.baseDir });
   } catch (err) {
     if (err instanceof SourceError) {
-      const i = config.sources.findIndex((s) => s.use === err.source);
-      throw new ConfigError(`sources[${Math.max(0, i)}].use`, err.message);
+      throw new ConfigError(`sources[${err.index ?? 0}].${err.field}`, err.detail);
     }
     throw err;
   }

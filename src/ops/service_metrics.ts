@@ -53,6 +53,12 @@ export interface MetricsHost {
   };
 }
 
+/** Reports the configured ingest sources' states (see `ingest/source_runner.ts`). */
+export interface SourceStatusSource {
+  /** Each source's name, state and restart count. */
+  status(): { name: string; state: string; restarts: number }[];
+}
+
 /** Every metric the service exports, and the calls that feed them. */
 export class ServiceMetrics {
   /** The registry `/metrics` renders. */
@@ -229,6 +235,28 @@ export class ServiceMetrics {
       const used = Number(info.used_size);
       if (Number.isFinite(heap)) engine.set({ kind: "heap" }, heap);
       if (Number.isFinite(used)) engine.set({ kind: "used" }, used);
+    });
+  }
+
+  /** Adds each configured ingest source's state, read at scrape time. */
+  watchSources(sources: SourceStatusSource): void {
+    const r = this.registry;
+    const up = r.gauge({
+      name: "perspective_source_up",
+      help: "1 while a configured ingest source runs; 0 while it waits to restart, or has ended.",
+      labelNames: ["source"],
+    });
+    const restarts = r.counter({
+      name: "perspective_source_restarts_total",
+      help: "Restarts of a configured ingest source after it failed.",
+      labelNames: ["source"],
+    });
+    r.collect(() => {
+      for (const s of sources.status()) {
+        const labels = { source: s.name };
+        up.set(labels, s.state === "running" ? 1 : 0);
+        restarts.inc(labels, s.restarts - restarts.get(labels));
+      }
     });
   }
 

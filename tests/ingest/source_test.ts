@@ -76,7 +76,9 @@ Deno.test("loadSource() refuses unknown built-ins and modules without a factory"
   assert.throws(() => sourceSpecifier("kafka", FIXTURES), SourceError);
   await assert.rejects(loadSource("./missing.ts", FIXTURES), SourceError);
   await assert.rejects(loadSource("../../support/wait.ts", FIXTURES), /no default function/);
-  assert.equal(typeof await loadSource("directory", FIXTURES), "function");
+  const directory = await loadSource("directory", FIXTURES);
+  assert.equal(typeof directory.factory, "function");
+  assert.equal(typeof directory.check, "function");
 });
 
 Deno.test("startService() with a source that cannot load fails naming it, leaving nothing running", async () => {
@@ -91,4 +93,20 @@ Deno.test("startService() with a source that cannot load fails naming it, leavin
     startService({ port: 0, demo: false, log: silentLogger, config }),
     (err) => err instanceof ConfigError && err.field === "sources[1].use",
   );
+});
+
+Deno.test("startService() refuses a bad directory source option at start-up, naming it", async () => {
+  const config = parseConfig({
+    sources: [{ use: "directory", options: { path: "spool", intervalMs: 1 } }],
+  }, FIXTURES);
+  const { startService } = await import("../../src/service.ts");
+  const { silentLogger } = await import("../../src/ops/log.ts");
+  const { ConfigError } = await import("../../src/config/env.ts");
+  await assert.rejects(
+    startService({ port: 0, demo: false, log: silentLogger, config }),
+    (err) =>
+      err instanceof ConfigError && err.field === "sources[0].options.intervalMs" &&
+      /at least 10/.test(err.message),
+  );
+  await assert.rejects(Deno.stat(join(FIXTURES, "spool")), Deno.errors.NotFound);
 });

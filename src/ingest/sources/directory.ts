@@ -18,6 +18,7 @@ import type { BatchFormat, CreateOptions } from "../batch.ts";
 import { IngestError } from "../batch.ts";
 import { limits } from "../limits.ts";
 import type { SourceContext } from "../source.ts";
+import { sleep } from "../sleep.ts";
 
 const FORMATS: Record<string, BatchFormat> = {
   ".arrow": "arrow",
@@ -103,6 +104,31 @@ export function fileFormat(name: string): BatchFormat | undefined {
   return Object.hasOwn(FORMATS, ext) ? FORMATS[ext] : undefined;
 }
 
+/**
+ * Vets the options and the permissions the source needs (read and write on
+ * the spool, since it moves files) before any source starts, so a service
+ * started without them stops with the flag to add instead of running
+ * without its source.
+ *
+ * @throws {Error} naming the option at fault.
+ */
+export async function check(
+  raw: Record<string, unknown>,
+  ctx: Pick<SourceContext, "baseDir">,
+): Promise<void> {
+  const { path } = directoryOptions(raw, ctx.baseDir);
+  const missing: string[] = [];
+  for (const name of ["read", "write"] as const) {
+    if ((await Deno.permissions.query({ name, path })).state !== "granted") missing.push(name);
+  }
+  if (missing.length > 0) {
+    throw new Error(
+      `options.path: the directory source needs ${missing.join(" and ")} access to ${path}; ` +
+        `run with ${missing.map((m) => `--allow-${m}=${path}`).join(" ")}`,
+    );
+  }
+}
+
 /** Runs the directory source until `ctx.signal` aborts. */
 export default async function directorySource(
   raw: Record<string, unknown>,
@@ -175,17 +201,4 @@ async function processFile(
 async function moveTo(file: string, dir: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   await Deno.rename(file, join(dir, basename(file)));
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
