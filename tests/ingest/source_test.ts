@@ -5,6 +5,9 @@ import { withService } from "../support/service.ts";
 import { waitFor } from "../support/wait.ts";
 import { parseConfig } from "../../src/config/file.ts";
 import { loadSource, SourceError, sourceSpecifier } from "../../src/ingest/source.ts";
+import { ConfigError } from "../../src/config/env.ts";
+import { silentLogger } from "../../src/ops/log.ts";
+import { startService } from "../../src/service.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 
@@ -86,9 +89,6 @@ Deno.test("startService() with a source that cannot load fails naming it, leavin
     tables: [{ name: "t", schema: { a: "integer" } }],
     sources: [{ use: "directory", options: { path: "x" } }, { use: "./missing.ts" }],
   }, FIXTURES);
-  const { startService } = await import("../../src/service.ts");
-  const { silentLogger } = await import("../../src/ops/log.ts");
-  const { ConfigError } = await import("../../src/config/env.ts");
   await assert.rejects(
     startService({ port: 0, demo: false, log: silentLogger, config }),
     (err) => err instanceof ConfigError && err.field === "sources[1].use",
@@ -99,9 +99,6 @@ Deno.test("startService() refuses a bad directory source option at start-up, nam
   const config = parseConfig({
     sources: [{ use: "directory", options: { path: "spool", intervalMs: 1 } }],
   }, FIXTURES);
-  const { startService } = await import("../../src/service.ts");
-  const { silentLogger } = await import("../../src/ops/log.ts");
-  const { ConfigError } = await import("../../src/config/env.ts");
   await assert.rejects(
     startService({ port: 0, demo: false, log: silentLogger, config }),
     (err) =>
