@@ -60,6 +60,8 @@ export class EngineHost {
   readonly conflator: Conflator;
   readonly #local: EngineSession;
   readonly #sessions = new Set<EngineSession>();
+  /** Every open session, the local and internal ones included: the owners of views. */
+  readonly #all = new Set<EngineSession>();
   readonly #tables = new Map<string, Table>();
   readonly #log: Logger;
   #sent = 0;
@@ -90,6 +92,7 @@ export class EngineHost {
       },
       log,
     );
+    this.#all.add(this.#local);
     this.client = make_client((req: Uint8Array) => this.#local.handle(req));
   }
 
@@ -122,9 +125,13 @@ export class EngineHost {
         send(bytes);
       },
       this.#log,
-      () => this.#sessions.delete(session),
+      () => {
+        this.#sessions.delete(session);
+        this.#all.delete(session);
+      },
     );
     this.#sessions.add(session);
+    this.#all.add(session);
     return session;
   }
 
@@ -148,10 +155,17 @@ export class EngineHost {
    * conflator's productive polls, but it is not a remote session.
    */
   openInternalSession(send: SendFn): EngineSession {
-    return new EngineSession(this.server, (bytes) => {
-      this.#sent++;
-      send(bytes);
-    }, this.#log);
+    const session: EngineSession = new EngineSession(
+      this.server,
+      (bytes) => {
+        this.#sent++;
+        send(bytes);
+      },
+      this.#log,
+      () => this.#all.delete(session),
+    );
+    this.#all.add(session);
+    return session;
   }
 
   /** Number of open remote sessions. */
@@ -177,8 +191,15 @@ export class EngineHost {
     if (!names.includes(name)) return undefined;
     const table = await this.client.open_table(name);
     this.#tables.set(name, table);
-    void table.on_delete(() => this.#tables.delete(name));
+    this.#forgetOnDelete(name, table);
     return table;
+  }
+
+  /** Drops the cached handle once its table is deleted, unless a new table took the name. */
+  #forgetOnDelete(name: string, table: Table): void {
+    void table.on_delete(() => {
+      if (this.#tables.get(name) === table) this.#tables.delete(name);
+    });
   }
 
   /** Describes one table, or undefined when it does not exist. */
@@ -229,23 +250,70 @@ export class EngineHost {
       ...options,
     });
     this.#tables.set(name, table);
-    void table.on_delete(() => this.#tables.delete(name));
+    this.#forgetOnDelete(name, table);
     // Initial data is applied by the next poll; callers expect it in place.
     await this.flush();
     return table;
   }
 
-  /** Deletes a table; its views are closed by the engine. Returns false if absent. */
+  /**
+   * Deletes a table at once, so that its name is free for a new table. The
+   * engine refuses to delete a table that has views, and remote viewers may
+   * hold views for hours, so every view on it is deleted first, in whichever
+   * session holds it: each viewer's `on_delete` callbacks fire, its later
+   * calls on those views fail with "View not found", and its views on other
+   * tables carry on.
+   *
+   * @returns false when there is no such table.
+   */
   async dropTable(name: string): Promise<boolean> {
-    const table = await this.table(name);
-    if (!table) return false;
+    if (!(await this.table(name))) return false;
     this.#tables.delete(name);
-    // A lazy delete resolves only when the last view on the table closes, and
-    // remote viewers may hold views for hours. The name is gone at once: a
-    // round trip after the request proves the engine has handled it.
-    table.delete({ lazy: true }).catch(() => {});
-    await this.tableNames();
-    return true;
+    for (let attempt = 1;; attempt++) {
+      await this.#shared?.dropTable(name);
+      await Promise.all([...this.#all].map((s) => s.deleteViewsOn(name)));
+      try {
+        // `delete` consumes the handle it is called on, and others may hold the cached one.
+        await (await this.client.open_table(name)).delete();
+        return true;
+      } catch (error) {
+        if (!(await this.tableNames()).includes(name)) return true;
+        if (attempt < 2) continue;
+        // A view made outside this host's sessions: the lazy delete at least
+        // unlists the table, and the name stays taken until that view closes.
+        this.#log.warn("dropped table still has views; deleting it lazily", {
+          table: name,
+          error,
+        });
+        try {
+          (await this.client.open_table(name)).delete({ lazy: true }).catch(() => {});
+        } catch {
+          // Dropped by another caller meanwhile.
+        }
+        await this.tableNames();
+        return true;
+      }
+    }
+  }
+
+  /**
+   * Deletes a table that a lazy drop left in the engine, unlisted, once no
+   * view holds it any longer. The engine hands such a table back for a new
+   * one by its name, and it never deletes it by itself when the holding
+   * view's session closes rather than deleting the view.
+   *
+   * @param table The handle the engine gave back; it is used up.
+   * @returns Whether the table is gone, which frees its name.
+   */
+  async purgeDropped(name: string, table: Table): Promise<boolean> {
+    if (this.#tables.get(name) === table) this.#tables.delete(name);
+    await Promise.all([...this.#all].map((s) => s.deleteViewsOn(name)));
+    try {
+      await table.delete();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Closes every remote session. */

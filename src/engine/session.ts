@@ -7,6 +7,8 @@
 
 import type { PerspectiveServer } from "./perspective.ts";
 import type { Logger } from "../ops/log.ts";
+import { decodeEnvelope, encodeEnvelope, type Envelope, readString } from "./envelope.ts";
+import { Req } from "../protocol/messages.ts";
 
 /** Receives a copy of each outbound protocol message. Must not throw. */
 export type SendFn = (bytes: Uint8Array) => void;
@@ -34,18 +36,40 @@ export function installSafeClientMap(server: PerspectiveServer): void {
   server.clients = safe;
 }
 
+/**
+ * Message ids of the session's own requests; shared views use the range
+ * above. The stock client picks its ids at random, and an answer is held
+ * back only while a request with its exact id is in flight here, so a clash
+ * with a client's id is vanishingly rare.
+ */
+const OWN_MSG_BASE = 0xfffe0000;
+const OWN_MSG_COUNT = 0x10000;
+const EMPTY = new Uint8Array(0);
+
 interface RawSession {
   client_id: number;
   handle_request(view: Uint8Array): Promise<void>;
   close(): void;
 }
 
-/** A live session; {@linkcode EngineSession.close} removes every trace of it. */
+/**
+ * A live session; {@linkcode EngineSession.close} removes every trace of it.
+ * It knows which views its client made on which table, so that dropping a
+ * table can delete them first: the engine refuses to delete a table that
+ * still has views.
+ */
 export class EngineSession {
   readonly #server: PerspectiveServer;
   readonly #raw: RawSession;
   readonly #log: Logger;
   readonly #onClose?: () => void;
+  /** View id to table name, for each view the engine made for this session. */
+  readonly #views = new Map<string, string>();
+  /** Make-view requests awaiting their answer, by message id. */
+  readonly #making = new Map<number, { viewId: string; table: string }>();
+  /** Message ids of the session's own requests, whose answers the client never asked for. */
+  readonly #own = new Set<number>();
+  #nextOwn = 0;
   #closed = false;
 
   /**
@@ -61,6 +85,9 @@ export class EngineSession {
     // The engine frees the message memory once this promise resolves, so the
     // bytes are copied before anything else sees them.
     const callback: Callback = (buffer) => {
+      if ((this.#making.size > 0 || this.#own.size > 0) && this.#ownAnswer(buffer)) {
+        return Promise.resolve();
+      }
       if (!this.#closed) {
         const copy = buffer.slice();
         try {
@@ -84,23 +111,112 @@ export class EngineSession {
     return this.#closed;
   }
 
+  /** Number of views this session holds in the engine. */
+  get viewCount(): number {
+    return this.#views.size;
+  }
+
   /**
    * Hands one inbound protocol message to the engine. Never rejects: a
    * failure is logged and leaves other sessions untouched.
    */
   async handle(bytes: Uint8Array): Promise<void> {
     if (this.#closed) return;
+    const making = this.#track(bytes);
     try {
       await this.#raw.handle_request(bytes);
     } catch (err) {
       this.#log.warn("protocol request failed", { session: this.id, error: err });
+    } finally {
+      // The engine answers during the call; an unanswered request made no view.
+      if (making !== undefined) this.#making.delete(making);
     }
+  }
+
+  /**
+   * Deletes this session's views on `table` in the engine, as its client
+   * would: the engine sends the client's `on_delete` callbacks, and later
+   * calls on those views fail with the engine's "View not found". The
+   * requests go through this session because the engine files each view
+   * under the session that made it, and closing a session whose view
+   * another session deleted throws inside the engine.
+   *
+   * @returns How many views were deleted.
+   */
+  async deleteViewsOn(table: string): Promise<number> {
+    if (this.#closed) return 0;
+    const ids = [...this.#views].filter(([, t]) => t === table).map(([id]) => id);
+    for (const id of ids) {
+      this.#views.delete(id);
+      const msgId = OWN_MSG_BASE + (this.#nextOwn++ % OWN_MSG_COUNT);
+      this.#own.add(msgId);
+      try {
+        await this.#raw.handle_request(
+          encodeEnvelope({ msgId, entityId: id, kind: Req.VIEW_DELETE, body: EMPTY }),
+        );
+      } catch (err) {
+        this.#log.warn("deleting a view of a dropped table failed", {
+          session: this.id,
+          table,
+          error: err,
+        });
+      } finally {
+        this.#own.delete(msgId);
+      }
+    }
+    return ids.length;
+  }
+
+  /** Notes views made and deleted; returns the id of a make-view request to watch. */
+  #track(bytes: Uint8Array): number | undefined {
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(bytes);
+    } catch {
+      return undefined;
+    }
+    if (env.kind === Req.VIEW_DELETE) {
+      this.#views.delete(env.entityId);
+    } else if (env.kind === Req.TABLE_MAKE_VIEW) {
+      let viewId: string | undefined;
+      try {
+        viewId = readString(env.body, 1);
+      } catch {
+        return undefined;
+      }
+      if (viewId === undefined) return undefined;
+      this.#making.set(env.msgId, { viewId, table: env.entityId });
+      return env.msgId;
+    }
+    return undefined;
+  }
+
+  /**
+   * Records a made view from its answer; true for answers to the session's
+   * own requests, which are not passed on.
+   */
+  #ownAnswer(buffer: Uint8Array): boolean {
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(buffer);
+    } catch {
+      return false;
+    }
+    if (this.#own.has(env.msgId)) return true;
+    const making = this.#making.get(env.msgId);
+    if (making) {
+      this.#making.delete(env.msgId);
+      if (env.kind === Req.TABLE_MAKE_VIEW) this.#views.set(making.viewId, making.table);
+    }
+    return false;
   }
 
   /** Closes the engine session and drops its entry from the client map. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#views.clear();
+    this.#making.clear();
     try {
       this.#raw.close();
     } finally {

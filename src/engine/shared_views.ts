@@ -12,6 +12,10 @@
  * that viewer a private engine view first, made from its own original
  * requests, so sharing never changes what a viewer sees.
  *
+ * Dropping a table deletes its shared views, which sends their viewers'
+ * `on_delete` callbacks; later requests on them are answered as the engine
+ * answers for a deleted view.
+ *
  * @module
  */
 
@@ -28,6 +32,7 @@ import {
   withoutField,
 } from "./envelope.ts";
 import { Req, SERVER_ERROR } from "../protocol/messages.ts";
+import { pushBytes, pushVarintField } from "../protocol/wire.ts";
 
 /** Reads whose answer depends only on the view and the engine state. */
 const READS = new Set<number>([
@@ -46,6 +51,17 @@ const READS = new Set<number>([
 
 const EMPTY = new Uint8Array(0);
 
+/** `StatusCode.VIEW_NOT_FOUND` in `perspective.proto`. */
+const VIEW_NOT_FOUND = 1;
+
+/** A `ServerError` body like the engine's for a view that no longer exists. */
+function viewNotFound(): Uint8Array {
+  const out: number[] = [];
+  pushBytes(out, 1, new TextEncoder().encode("View not found"));
+  pushVarintField(out, 2, VIEW_NOT_FOUND);
+  return new Uint8Array(out);
+}
+
 interface Listener {
   session: ViewerSession;
   viewId: string;
@@ -54,10 +70,17 @@ interface Listener {
 
 class SharedView {
   refs = 0;
+  /** Set once its table is dropped and the engine view deleted. */
+  dead = false;
   cache = new Map<string, Promise<Envelope>>();
   /** Engine subscriptions by kind and body, each with the viewers listening. */
   readonly subs = new Map<string, { msgId: number; listeners: Listener[] }>();
   constructor(readonly key: string, readonly internalId: string) {}
+}
+
+/** The start of the keys of a table's shared views. */
+function keyPrefix(table: string): string {
+  return `${table}\u0000`;
 }
 
 interface Alias {
@@ -165,7 +188,7 @@ export class SharedViews {
 
   /** The shared view for a make-view request, or the engine's error response. */
   async acquire(table: string, body: Uint8Array): Promise<SharedView | Envelope> {
-    const key = `${table}\u0000${withoutField(body, 1)}`;
+    const key = `${keyPrefix(table)}${withoutField(body, 1)}`;
     let view = this.#views.get(key);
     if (!view) {
       let creating = this.#creating.get(key);
@@ -192,14 +215,39 @@ export class SharedViews {
 
   /** Drops one viewer's hold on a view; the last one deletes the engine view. */
   release(view: SharedView): void {
-    if (--view.refs > 0) return;
+    if (--view.refs > 0 || view.dead) return;
     this.#views.delete(view.key);
+    this.#forgetSubscriptions(view);
+    void this.#call(view.internalId, Req.VIEW_DELETE, EMPTY);
+  }
+
+  /**
+   * Deletes the shared views of a table being dropped. The engine sends a
+   * view's `on_delete` notifications before it answers the delete, so every
+   * viewer's notification is out when this resolves.
+   */
+  async dropTable(table: string): Promise<void> {
+    const prefix = keyPrefix(table);
+    // A view being made now would otherwise outlive its table.
+    const creating = [...this.#creating].filter(([key]) => key.startsWith(prefix));
+    await Promise.all(creating.map(([, made]) => made));
+    const dead = [...this.#views.values()].filter((v) => v.key.startsWith(prefix));
+    for (const view of dead) {
+      this.#views.delete(view.key);
+      view.dead = true;
+      view.cache = new Map();
+    }
+    await Promise.all(dead.map((v) => this.#call(v.internalId, Req.VIEW_DELETE, EMPTY)));
+    for (const view of dead) this.#forgetSubscriptions(view);
+    this.#closeWhenIdle();
+  }
+
+  #forgetSubscriptions(view: SharedView): void {
     for (const { msgId } of view.subs.values()) {
       this.#pending.delete(msgId);
       this.#persistent.delete(msgId);
     }
     view.subs.clear();
-    void this.#call(view.internalId, Req.VIEW_DELETE, EMPTY);
   }
 
   /** Adds a listener to the view's engine subscription of this kind and body. */
@@ -305,6 +353,7 @@ export class ViewerSession {
     if (!alias) return await this.#engine.handle(bytes);
     const reply = (kind: number, body: Uint8Array) =>
       this.deliver({ msgId: env.msgId, entityId: env.entityId, kind, body });
+    if (alias.view.dead) return this.#afterDeath(env, alias, reply);
     if (env.kind === Req.VIEW_ON_UPDATE || env.kind === Req.VIEW_ON_DELETE) {
       alias.subscriptions.push(bytes);
       this.#shared.subscribe(alias.view, env.kind, env.body, {
@@ -331,6 +380,28 @@ export class ViewerSession {
     }
   }
 
+  /**
+   * Answers a request on a view whose table was dropped as the engine
+   * answers for a deleted view: removing a subscription succeeds, a new
+   * subscription gets no answer and never fires, anything else fails with
+   * "View not found".
+   */
+  #afterDeath(env: Envelope, alias: Alias, reply: (kind: number, body: Uint8Array) => void): void {
+    switch (env.kind) {
+      case Req.VIEW_REMOVE_ON_UPDATE:
+      case Req.VIEW_REMOVE_DELETE:
+        return reply(env.kind, EMPTY);
+      case Req.VIEW_ON_UPDATE:
+      case Req.VIEW_ON_DELETE:
+        return;
+      case Req.VIEW_DELETE:
+        this.#drop(env.entityId, alias);
+        return reply(SERVER_ERROR, viewNotFound());
+      default:
+        return reply(SERVER_ERROR, viewNotFound());
+    }
+  }
+
   async #makeView(env: Envelope, bytes: Uint8Array): Promise<void> {
     const viewId = readString(env.body, 1);
     if (!viewId) return await this.#engine.handle(bytes);
@@ -340,6 +411,12 @@ export class ViewerSession {
       return;
     }
     if (this.#closed) return void this.#shared.release(made);
+    if (made.dead) {
+      // Its table was dropped while the view was being made.
+      this.#shared.release(made);
+      const body = stringMessage(1, `table ${JSON.stringify(env.entityId)} was dropped`);
+      return this.deliver({ msgId: env.msgId, entityId: env.entityId, kind: SERVER_ERROR, body });
+    }
     this.#aliases.set(viewId, { view: made, makeRequest: bytes, subscriptions: [] });
     this.deliver({
       msgId: env.msgId,

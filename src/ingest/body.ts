@@ -80,6 +80,14 @@ export async function readBody(
 }
 
 /**
+ * Compressed bytes handed to the decompressor at a time. The decompressor
+ * turns each input chunk into one output chunk, and deflate expands at most
+ * about 1032:1, so a slice this size cannot decode to more than about 4 MiB:
+ * the limit check between chunks then bounds memory however dense the bomb.
+ */
+const INFLATE_SLICE_BYTES = 4 * 1024;
+
+/**
  * Decompresses `raw` with `coding`, giving up once the output passes `max`
  * bytes so a small compressed bomb cannot fill memory.
  *
@@ -91,7 +99,21 @@ export async function inflate(
   max: number,
 ): Promise<Uint8Array> {
   const format = coding === "deflate" && !looksLikeZlib(raw) ? "deflate-raw" : coding;
-  const stream = new Blob([raw as BlobPart]).stream().pipeThrough(new DecompressionStream(format));
+  let at = 0;
+  // `pull` with no queue hands over the next slice only when the decompressor
+  // asks, so the input never runs ahead of the size check on the output.
+  const slices = new ReadableStream<BufferSource>({
+    pull(controller) {
+      if (at >= raw.byteLength) {
+        controller.close();
+        return;
+      }
+      const end = Math.min(at + INFLATE_SLICE_BYTES, raw.byteLength);
+      controller.enqueue(raw.subarray(at, end) as BufferSource);
+      at = end;
+    },
+  }, { highWaterMark: 0 });
+  const stream = slices.pipeThrough(new DecompressionStream(format));
   try {
     return await readLimited(stream, max, "decoded request body");
   } catch (err) {

@@ -12,6 +12,13 @@ import type { ColumnType } from "../engine/perspective.ts";
 const I32_MIN = -2147483648;
 const I32_MAX = 2147483647;
 
+/** Epoch milliseconds of 0000-01-01 and 10000-01-01: the engine's date column holds years 0 to 9999. */
+const DATE_MIN_MS = -62167219200000;
+const DATE_END_MS = 253402300800000;
+/** The range of a JavaScript `Date`, which is what viewers can show. */
+const DATETIME_MAX_MS = 8.64e15;
+const DAY_MS = 86400000;
+
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATETIME_RE =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?$/;
@@ -46,9 +53,12 @@ export function cellError(type: ColumnType, value: unknown): string | undefined 
   if (value === null) return undefined;
   switch (type) {
     case "string":
-      return typeof value === "string" ? undefined : `expected a string, got ${kind(value)}`;
+      if (typeof value !== "string") return `expected a string, got ${kind(value)}`;
+      return stringError(value);
     case "float":
-      return typeof value === "number" ? undefined : `expected a number, got ${kind(value)}`;
+      if (typeof value !== "number") return `expected a number, got ${kind(value)}`;
+      // JSON numbers past the double range parse as Infinity, which the engine stores as null.
+      return Number.isFinite(value) ? undefined : "the number is outside the 64-bit float range";
     case "integer":
       if (typeof value !== "number") return `expected an integer, got ${kind(value)}`;
       if (!Number.isInteger(value)) return `expected an integer, got ${value}`;
@@ -56,14 +66,46 @@ export function cellError(type: ColumnType, value: unknown): string | undefined 
     case "boolean":
       return typeof value === "boolean" ? undefined : `expected true or false, got ${kind(value)}`;
     case "date":
-      if (typeof value === "number") return undefined;
+      if (typeof value === "number") return dateMsError(value);
       if (typeof value === "string" && (isIsoDate(value) || isIsoDateTime(value))) return undefined;
       return `expected a YYYY-MM-DD date or epoch milliseconds, got ${show(value)}`;
     case "datetime":
-      if (typeof value === "number") return undefined;
+      if (typeof value === "number") return datetimeMsError(value);
       if (typeof value === "string" && (isIsoDateTime(value) || isIsoDate(value))) return undefined;
       return `expected an ISO 8601 date-time or epoch milliseconds, got ${show(value)}`;
   }
+}
+
+/**
+ * Why a string cannot be stored, or undefined. A lone UTF-16 surrogate (a
+ * JSON `\ud800` escape without its pair) is not Unicode, and the engine
+ * drops the whole batch holding one without an error.
+ */
+export function stringError(value: string): string | undefined {
+  return value.isWellFormed()
+    ? undefined
+    : "the string holds an unpaired UTF-16 surrogate, which is not valid Unicode";
+}
+
+/**
+ * Epoch milliseconds for a date column: whole milliseconds in years 0 to
+ * 9999. Before 1970, only whole days: the engine rounds a time of day
+ * towards 1970, so 1969-12-31T23:59:59.999 would become 1970-01-01.
+ */
+function dateMsError(ms: number): string | undefined {
+  if (!Number.isInteger(ms)) return `expected whole epoch milliseconds, got ${ms}`;
+  if (ms < DATE_MIN_MS || ms >= DATE_END_MS) return `${ms} ms is outside the years 0 to 9999`;
+  if (ms < 0 && ms % DAY_MS !== 0) {
+    return `${ms} ms is before 1970 and not a whole day; send the day's midnight (UTC)`;
+  }
+  return undefined;
+}
+
+/** Epoch milliseconds for a datetime column: whole, within a JavaScript `Date`'s range. */
+function datetimeMsError(ms: number): string | undefined {
+  if (!Number.isInteger(ms)) return `expected whole epoch milliseconds, got ${ms}`;
+  if (Math.abs(ms) > DATETIME_MAX_MS) return `${ms} ms is outside the range of a date-time`;
+  return undefined;
 }
 
 /** The engine type a JSON value suggests, for schema inference; null for null. */

@@ -34,7 +34,8 @@ export const BODY_MEDIA_TYPES: readonly string[] = Object.keys(BODY_TYPES);
 /**
  * The batch format for a `Content-Type`.
  *
- * @throws {IngestError} 415 for a missing or unknown type, or a charset other than UTF-8.
+ * @throws {IngestError} 415 for a missing or unknown type, a charset other than UTF-8, or
+ *   CSV declared without a header row.
  */
 export function formatForContentType(header: string | null): BatchFormat {
   if (!header) {
@@ -49,12 +50,22 @@ export function formatForContentType(header: string | null): BatchFormat {
     );
   }
   for (const p of params) {
-    const [k, v = ""] = p.split("=").map((x) => x.trim().toLowerCase());
-    if (k === "charset" && !["utf-8", "utf8", '"utf-8"', "us-ascii"].includes(v)) {
+    const [k, raw = ""] = p.split("=").map((x) => x.trim().toLowerCase());
+    const v = unquote(raw);
+    if (k === "charset" && !["utf-8", "utf8", "us-ascii"].includes(v)) {
       throw new IngestError(415, `charset ${v} is not supported; send UTF-8`);
+    }
+    // RFC 4180's parameter: without a header row the first record would be read as one.
+    if (format === "csv" && k === "header" && v !== "present") {
+      throw new IngestError(415, "CSV bodies need a header row (header=present)");
     }
   }
   return format;
+}
+
+/** A parameter value without the quotes a quoted string adds. */
+function unquote(v: string): string {
+  return v.length >= 2 && (v[0] === '"' || v[0] === "'") && v.at(-1) === v[0] ? v.slice(1, -1) : v;
 }
 
 /**

@@ -58,7 +58,30 @@ export function validateBatch(
     }
     return validateCreate(batch, create === true ? {} : create, maxDepth, arrow);
   }
+  if (typeof batch.create === "object") checkCreateOptions(batch, batch.create, def);
   return { ...validateExisting(batch, def, maxDepth, arrow), def };
+}
+
+/**
+ * `?index=` and `?limit=` describe the table a batch would create; on a
+ * table that exists they must agree with it, or the sender's idea of the
+ * table is wrong (upserts it expects would append, say).
+ *
+ * @throws {IngestError} 409 when they differ.
+ */
+function checkCreateOptions(batch: Batch, options: CreateOptions, def: TableDef): void {
+  const differs = (what: string, asked: unknown, actual: unknown) =>
+    new IngestError(
+      409,
+      `table ${JSON.stringify(batch.table)} exists with ${what} ${JSON.stringify(actual)}, ` +
+        `not ${JSON.stringify(asked)}`,
+    );
+  if (options.index !== undefined && options.index !== def.index) {
+    throw differs("index", options.index, def.index);
+  }
+  if (options.limit !== undefined && options.limit !== def.limit) {
+    throw differs("limit", options.limit, def.limit);
+  }
 }
 
 function validateExisting(
@@ -100,13 +123,7 @@ function validateData(
     case "ndjson": {
       const rows = parseNdjson(batch.bytes, maxDepth);
       checkRows(rows, def, "line");
-      const columns = rowsToColumns(rows);
-      if (columns) return { batch, format: "columns", rows: rows.length, payload: columns };
-      // The engine's replace does not take NDJSON; the same rows go in as JSON.
-      const payload = batch.op === "replace"
-        ? new TextEncoder().encode(JSON.stringify(rows))
-        : undefined;
-      return { batch, format: payload ? "json" : "ndjson", rows: rows.length, payload };
+      return { batch, ...jsonPayload({ shape: "rows", rows }) };
     }
     case "json":
     case "columns": {
@@ -122,14 +139,33 @@ function checkJson(
   parsed: JsonBatch,
   def: TableDef,
 ): Pick<ValidBatch, "format" | "rows" | "payload"> {
-  if (parsed.shape === "rows") {
-    checkRows(parsed.rows, def);
-    const columns = rowsToColumns(parsed.rows);
-    if (columns) return { format: "columns", rows: parsed.rows.length, payload: columns };
-    return { format: "json", rows: parsed.rows.length };
+  if (parsed.shape === "rows") checkRows(parsed.rows, def);
+  else checkColumns(parsed.columns, def);
+  return jsonPayload(parsed);
+}
+
+/**
+ * What the engine gets for a validated JSON or NDJSON batch: always text
+ * this service wrote from the values it checked, never the client's bytes.
+ * The engine's JSON reader disagrees with `JSON.parse` on some input (a
+ * byte order mark, for one) and then drops rows without an error, so only
+ * the validated values may reach it.
+ */
+function jsonPayload(parsed: JsonBatch): Pick<ValidBatch, "format" | "rows" | "payload"> {
+  if (parsed.shape === "columns") {
+    return { format: "columns", rows: parsed.length, payload: encodeJson(parsed.columns) };
   }
-  checkColumns(parsed.columns, def);
-  return { format: "columns", rows: parsed.length };
+  const rows = parsed.rows.length;
+  const columns = rowsToColumns(parsed.rows);
+  if (columns) return { format: "columns", rows, payload: columns };
+  return { format: "json", rows, payload: encodeJson(parsed.rows) };
+}
+
+const encoder = new TextEncoder();
+
+/** `JSON.stringify` keeps own keys such as `__proto__` as plain keys, as `JSON.parse` made them. */
+function encodeJson(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
 }
 
 function validateRemove(batch: Batch, def: TableDef, maxDepth: number): ValidBatch {
@@ -192,7 +228,7 @@ function validateCreate(
       const rows = parseNdjson(batch.bytes, maxDepth);
       const def = create(inferSchema({ shape: "rows", rows }));
       checkRows(rows, def, "line");
-      return { batch, format: "ndjson", rows: rows.length, create: def };
+      return { batch, ...jsonPayload({ shape: "rows", rows }), create: def };
     }
     case "json":
     case "columns": {

@@ -7,7 +7,7 @@
 
 import type { ColumnType, Schema } from "../engine/perspective.ts";
 import { IngestError, type TableDef } from "./batch.ts";
-import { cellError, inferCellType, mergeTypes } from "./cells.ts";
+import { cellError, inferCellType, mergeTypes, stringError } from "./cells.ts";
 import { checkDepth, decodeUtf8, isRecord } from "./json_safe.ts";
 
 /** A parsed JSON batch: rows or columns. */
@@ -63,7 +63,7 @@ export function parseJsonBatch(bytes: Uint8Array, maxDepth: number): JsonBatch {
  * Parses NDJSON: one JSON object per line; blank lines and `\r\n` endings
  * are allowed.
  *
- * @throws {IngestError} 400 naming the first bad line.
+ * @throws {IngestError} 400 naming the first bad line, or for a body without rows.
  */
 export function parseNdjson(bytes: Uint8Array, maxDepth: number): Record<string, unknown>[] {
   checkDepth(bytes, maxDepth);
@@ -75,7 +75,7 @@ export function parseNdjson(bytes: Uint8Array, maxDepth: number): Record<string,
     let end = text.indexOf("\n", start);
     if (end === -1) end = text.length;
     line++;
-    const raw = text.slice(start, end).trim();
+    const raw = trimJsonSpace(text.slice(start, end));
     if (raw !== "") {
       let row: unknown;
       try {
@@ -88,7 +88,22 @@ export function parseNdjson(bytes: Uint8Array, maxDepth: number): Record<string,
     }
     start = end + 1;
   }
+  // An empty upload is more likely lost than meant: as a replace it would clear the table.
+  if (rows.length === 0) throw new IngestError(400, "NDJSON body has no rows");
   return rows;
+}
+
+/** Trims the whitespace JSON allows around a value, and nothing else (not U+00A0). */
+function trimJsonSpace(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && isJsonSpace(s.charCodeAt(a))) a++;
+  while (b > a && isJsonSpace(s.charCodeAt(b - 1))) b--;
+  return s.slice(a, b);
+}
+
+function isJsonSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
 /**
@@ -101,7 +116,10 @@ export function checkRows(rows: Record<string, unknown>[], def: TableDef, what =
   const types = new Map(Object.entries(def.schema));
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
-    for (const key of Object.keys(row)) {
+    const keys = Object.keys(row);
+    // The engine skips an empty row when every row is empty and adds a null row otherwise.
+    if (keys.length === 0) throw new IngestError(422, `${what} ${i} sets no column`);
+    for (const key of keys) {
       const type = types.get(key);
       if (type === undefined) {
         throw new IngestError(422, `${what} ${i}: unknown column ${JSON.stringify(key)}`);
@@ -157,6 +175,10 @@ export function checkColumns(columns: Record<string, unknown[]>, def: TableDef):
 export function inferSchema(batch: JsonBatch): Schema {
   const types = new Map<string, ColumnType | null>();
   const see = (key: string, value: unknown) => {
+    if (!types.has(key)) {
+      const problem = stringError(key);
+      if (problem) throw new IngestError(422, `column name ${JSON.stringify(key)}: ${problem}`);
+    }
     const t = inferCellType(value);
     if (t === "invalid") {
       throw new IngestError(422, `column ${JSON.stringify(key)}: nested values are not supported`);
@@ -177,7 +199,7 @@ export function inferSchema(batch: JsonBatch): Schema {
     for (const row of batch.rows) for (const key of Object.keys(row)) see(key, row[key]);
   } else {
     for (const key of Object.keys(batch.columns)) {
-      if (!types.has(key)) types.set(key, null);
+      if (batch.columns[key].length === 0) see(key, null);
       for (const v of batch.columns[key]) see(key, v);
     }
   }

@@ -77,7 +77,16 @@ export class SessionGuard {
   readonly #maxViews: number;
   readonly #host: GuardHost;
   readonly #claimed: Set<string>;
-  readonly #views = new Set<string>();
+  /** The session's open views, each with its table. */
+  readonly #views = new Map<string, string>();
+  /** Tables whose deletion this guard watches, to forget their views. */
+  readonly #watched = new Set<string>();
+  /**
+   * Views deleted with their table, most recent last: still the session's,
+   * so its calls on them reach the engine and get "View not found", but
+   * no longer counted. Capped like open views.
+   */
+  readonly #gone = new Set<string>();
   readonly #tables = new Set<string>();
   /** Message ids of this session's table-list requests whose answers are filtered. */
   readonly #lists = new Set<number>();
@@ -91,6 +100,29 @@ export class SessionGuard {
     this.#host = options.host;
     this.#claimed = options.claimed;
     this.#readsAll = options.grants.read?.includes("*") ?? false;
+  }
+
+  /**
+   * Forgets the session's views on a table once the table is dropped: the
+   * drop deletes them in the engine, and they must not keep counting
+   * against the session's view limit.
+   */
+  #watchViewsOn(table: string): void {
+    if (this.#watched.has(table)) return;
+    this.#watched.add(table);
+    const forget = () => {
+      this.#watched.delete(table);
+      for (const [view, of] of this.#views) {
+        if (of !== table) continue;
+        this.#views.delete(view);
+        this.#gone.add(view);
+        if (this.#gone.size > this.#maxViews) this.#gone.delete(this.#gone.values().next().value!);
+      }
+    };
+    this.#host.watchDelete(table, forget).then(
+      (exists) => exists || this.#watched.delete(table),
+      () => this.#watched.delete(table),
+    );
   }
 
   /** Tables this session created and still owns. */
@@ -143,13 +175,22 @@ export class SessionGuard {
         if (this.#views.size >= this.#maxViews) {
           return refuse(`this session already has ${this.#maxViews} open views, the limit`);
         }
-        if (viewId) this.#views.add(viewId);
+        if (viewId) {
+          this.#views.set(viewId, entityId);
+          this.#watchViewsOn(entityId);
+        }
         return { allow: true };
       }
       case "view":
-        if (!this.#views.has(entityId)) return refuse("not a view of this session");
+        if (!this.#views.has(entityId) && !this.#gone.has(entityId)) {
+          return refuse("not a view of this session");
+        }
         if (kind === Req.VIEW_DELETE) {
-          return { allow: true, after: () => Promise.resolve(void this.#views.delete(entityId)) };
+          const forget = () => {
+            this.#views.delete(entityId);
+            this.#gone.delete(entityId);
+          };
+          return { allow: true, after: () => Promise.resolve(forget()) };
         }
         return { allow: true };
       case "write":
@@ -233,5 +274,6 @@ export class SessionGuard {
     await Promise.allSettled(names.map((n) => this.#host.dropTable(n)));
     for (const n of names) this.#release(n);
     this.#views.clear();
+    this.#gone.clear();
   }
 }

@@ -7,7 +7,7 @@
  */
 
 import type { EngineHost } from "../engine/host.ts";
-import { readLimited } from "../ingest/body.ts";
+import { readBody } from "../ingest/body.ts";
 import { parseJson } from "../ingest/json_safe.ts";
 import { type IngestLimits, limits as sharedLimits } from "../ingest/limits.ts";
 import type { BatchSink } from "../ingest/sink.ts";
@@ -37,12 +37,6 @@ export function tableWriteRoutes(
         const name = ctx.params.table;
         checkTableName(name);
         if (req.method === "DELETE") {
-          // The engine deletes lazily: views other sessions hold stay open.
-          // Emptying the table first shows their viewers the rows are gone
-          // instead of leaving the last rows on screen.
-          const table = await host.table(name);
-          await table?.clear().catch(() => {});
-          await host.flush();
           if (!(await host.dropTable(name))) {
             throw new HttpError(404, `no table named ${JSON.stringify(name)}`);
           }
@@ -51,8 +45,13 @@ export function tableWriteRoutes(
         if (formatForContentType(req.headers.get("content-type")) !== "json") {
           throw new HttpError(415, "a table definition is application/json");
         }
-        const max = Math.min(MAX_DEFINITION_BYTES, limits.maxBodyBytes);
-        const body = req.body ? await readLimited(req.body, max) : new Uint8Array(0);
+        // A definition is small, so both the sent and the decoded size are
+        // held to the definition limit, not the one for row batches.
+        const body = await readBody(req, {
+          ...limits,
+          maxBodyBytes: Math.min(MAX_DEFINITION_BYTES, limits.maxBodyBytes),
+          maxDecodedBytes: Math.min(MAX_DEFINITION_BYTES, limits.maxDecodedBytes),
+        });
         const def = parseTableDef(parseJson(body, limits.maxJsonDepth));
         const existing = await sink.definition(name);
         if (existing) {

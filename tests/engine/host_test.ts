@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { EngineHost } from "../../src/engine/host.ts";
+import { createTableChecked } from "../../src/engine/apply.ts";
+import { type Client, make_client } from "../../src/engine/perspective.ts";
+import { IngestError } from "../../src/ingest/batch.ts";
 import { DEMO_SCHEMA, startDemo } from "../../src/engine/demo.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -46,4 +49,89 @@ Deno.test("startDemo() creates the demo table and keeps appending rows", async (
   } finally {
     stop.abort();
   }
+});
+
+/** An in-process client on a host session, as a WebSocket would wire it. */
+function connect(open: (send: (bytes: Uint8Array) => void) => { handle(b: Uint8Array): unknown }) {
+  const session = open((bytes) => void client.handle_response(bytes));
+  const client: Client = make_client(async (req: Uint8Array) => void await session.handle(req));
+  return client;
+}
+
+Deno.test("EngineHost.dropTable() deletes every session's views on the table, fires their on_delete and frees the name", async () => {
+  const host = await EngineHost.create({ shareViews: true });
+  const sessions: { close(): void }[] = [];
+  const track = <T extends { close(): void }>(s: T) => (sessions.push(s), s);
+  try {
+    await host.createTable("a", [{ x: 1 }]);
+    const b = await host.createTable("b", { x: "integer" });
+    const plain = connect((send) => track(host.openSession(send)));
+    const viewer = connect((send) => track(host.openViewerSession(send)));
+    const plainA = await (await plain.open_table("a")).view();
+    const viewerA = await (await viewer.open_table("a")).view();
+    const localA = await (await host.table("a"))!.view();
+    const deleted = { plain: 0, viewer: 0, local: 0 };
+    await plainA.on_delete(() => deleted.plain++);
+    await viewerA.on_delete(() => deleted.viewer++);
+    await localA.on_delete(() => deleted.local++);
+    const plainB = await (await plain.open_table("b")).view();
+    let updatesB = 0;
+    await plainB.on_update(() => updatesB++);
+    await Promise.all([plainA.num_rows(), viewerA.num_rows(), plainB.num_rows()]);
+
+    assert.equal(await host.dropTable("a"), true);
+    await waitFor("on_delete for every view", () => Object.values(deleted).every((n) => n === 1));
+    for (const view of [plainA, viewerA, localA]) {
+      await assert.rejects(view.num_rows(), /View not found/);
+    }
+    assert.deepEqual(await host.tableNames(), ["b"]);
+
+    await b.update([{ x: 7 }]);
+    await waitFor("an update on the other table", () => updatesB > 0);
+    assert.deepEqual(await plainB.to_columns(), { x: [7] });
+
+    await createTableChecked(host, "a", { y: "string" }, {});
+    assert.deepEqual(await host.tableInfo("a"), {
+      name: "a",
+      size: 0,
+      schema: { y: "string" },
+      index: null,
+      limit: null,
+    });
+  } finally {
+    for (const s of sessions) s.close();
+  }
+  // Closing a session whose views the drop deleted must not trip the engine.
+  assert.equal(host.sessionCount, 0);
+  assert.equal(host.clientMapSize, 1);
+  host.close();
+});
+
+Deno.test("EngineHost.dropTable() falls back to a lazy delete for a view made outside its sessions; createTableChecked() answers 409 until that view is gone", async () => {
+  const host = await EngineHost.create();
+  await host.createTable("a", { x: "integer" });
+  const raw = host.server.make_session(async (bytes: Uint8Array) => {
+    await outsider.handle_response(bytes.slice());
+  }) as unknown as {
+    client_id: number;
+    handle_request(b: Uint8Array): Promise<void>;
+    close(): void;
+  };
+  const outsider: Client = make_client((req: Uint8Array) => raw.handle_request(req));
+  await (await outsider.open_table("a")).view();
+
+  assert.equal(await host.dropTable("a"), true);
+  assert.deepEqual(await host.tableNames(), []);
+  // The engine would hand back the unlisted table for a new one by that name.
+  await assert.rejects(
+    createTableChecked(host, "a", { x: "integer" }, {}),
+    (err: unknown) => err instanceof IngestError && err.status === 409,
+  );
+  // Closing the outsider's session deletes its view but not the table the
+  // engine still keeps; the next create deletes that for good.
+  raw.close();
+  host.server.clients.delete(raw.client_id);
+  await createTableChecked(host, "a", { z: "float" }, {});
+  assert.deepEqual((await host.tableInfo("a"))?.schema, { z: "float" });
+  host.close();
 });

@@ -3,6 +3,8 @@ import { EngineHost } from "../../src/engine/host.ts";
 import { make_client } from "../../src/engine/perspective.ts";
 import { websocketUrl, withService } from "../support/service.ts";
 import { waitFor } from "../support/wait.ts";
+import { decodeEnvelope } from "../../src/engine/envelope.ts";
+import { Req } from "../../src/protocol/messages.ts";
 
 Deno.test("1,000 WebSocket connect/close cycles leave no entry in the client map", async () => {
   await withService({ demo: true }, async (service) => {
@@ -75,4 +77,38 @@ Deno.test("EngineSession copies each outbound message before handing it on", asy
   await client.handle_response(first);
   assert.deepEqual(await names, ["t"]);
   session.close();
+});
+
+Deno.test("EngineSession.deleteViewsOn() deletes the session's views on one table, and its client sees only on_delete", async () => {
+  const host = await EngineHost.create();
+  await host.createTable("a", [{ x: 1 }]);
+  await host.createTable("b", [{ x: 2 }]);
+  const kinds: number[] = [];
+  const session = host.openSession((bytes) => {
+    kinds.push(decodeEnvelope(bytes).kind);
+    void client.handle_response(bytes);
+  });
+  const client = make_client((req: Uint8Array) => session.handle(req));
+  const a = await client.open_table("a");
+  const [v1, v2] = [await a.view(), await a.view({ columns: ["x"] })];
+  await assert.rejects(a.view({ columns: ["nope"] }));
+  const vb = await (await client.open_table("b")).view();
+  // A refused view is no view.
+  assert.equal(session.viewCount, 3);
+  let deleted = 0;
+  await v1.on_delete(() => deleted++);
+  await v1.num_rows();
+  kinds.length = 0;
+
+  assert.equal(await session.deleteViewsOn("a"), 2);
+  await waitFor("on_delete", () => deleted === 1);
+  // The answers to the session's own deletes never reach the client.
+  assert.deepEqual(kinds, [Req.VIEW_ON_DELETE]);
+  assert.equal(session.viewCount, 1);
+  await assert.rejects(v2.num_rows(), /View not found/);
+  assert.deepEqual(await vb.to_columns(), { x: [2] });
+  await vb.delete();
+  assert.equal(session.viewCount, 0);
+  session.close();
+  assert.equal(host.clientMapSize, 1);
 });

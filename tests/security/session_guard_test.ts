@@ -237,3 +237,35 @@ Deno.test("two sessions creating one name at once: one gets the table, the other
     );
   });
 });
+
+Deno.test("views deleted with a dropped table no longer count against the session's view limit", async () => {
+  await withSecuredService({ limits: { maxViewsPerSession: 2 } }, async (service) => {
+    await service.host.createTable("t", ROWS, { index: "id" });
+    const client = await perspective.websocket(wsUrl(service, READER));
+    try {
+      const old = await client.open_table("t");
+      const a = await old.view();
+      await old.view();
+      await assert.rejects(() => old.view(), /already has 2 open views, the limit/);
+      const dropped = await fetch(new URL("api/tables/t", service.url), {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      assert.equal(dropped.status, 204);
+      await service.host.createTable("t", ROWS, { index: "id" });
+      const fresh = await client.open_table("t");
+      await waitFor("the dropped views forgotten", async () => {
+        try {
+          await (await fresh.view()).num_rows();
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      // A call on a dropped view reaches the engine, which says what happened.
+      await assert.rejects(() => a.num_rows(), /View not found/);
+    } finally {
+      await client.terminate();
+    }
+  });
+});

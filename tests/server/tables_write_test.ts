@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { body, withApi } from "../support/ingest.ts";
+import { MAX_DEFINITION_BYTES } from "../../src/server/tables_write.ts";
 
 const DEF = { schema: { id: "integer", name: "string", price: "float" }, index: "id" };
 const json = (v: unknown) => body("application/json", JSON.stringify(v));
+
+async function compressed(format: CompressionFormat, text: string): Promise<Uint8Array> {
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream(format));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
 
 Deno.test("PUT /api/tables/{table} returns 201, 200 for the same definition, 409 for another", async () => {
   await withApi(async (api) => {
@@ -43,6 +49,55 @@ Deno.test("PUT /api/tables/{table} returns 415 for a non-JSON definition", async
     const res = await api.json("PUT", "/api/tables/t", body("text/csv", "a\n1\n"));
     assert.deepEqual(res.status, 415);
     assert.deepEqual((await api.json("GET", "/api/tables/t")).status, 404);
+  });
+});
+
+Deno.test("PUT /api/tables/{table} accepts a gzip or deflate definition", async () => {
+  await withApi(async (api) => {
+    for (const [table, coding] of [["g", "gzip"], ["d", "deflate"]] as const) {
+      const data = await compressed(coding, JSON.stringify(DEF));
+      const res = await api.json(
+        "PUT",
+        `/api/tables/${table}`,
+        body("application/json", data, { "content-encoding": coding }),
+      );
+      assert.deepEqual(res.status, 201, JSON.stringify(res.body));
+      assert.deepEqual(res.body, { name: table, size: 0, ...DEF, limit: null });
+      assert.deepEqual((await api.json("GET", `/api/tables/${table}`)).body.index, "id");
+    }
+  });
+});
+
+Deno.test("PUT /api/tables/{table} returns 415 for an unknown content coding and creates nothing", async () => {
+  await withApi(async (api) => {
+    const res = await api.json(
+      "PUT",
+      "/api/tables/t",
+      body("application/json", JSON.stringify(DEF), { "content-encoding": "br" }),
+    );
+    assert.deepEqual(res.status, 415);
+    assert.deepEqual((await api.json("GET", "/api/tables/t")).status, 404);
+  });
+});
+
+Deno.test("PUT /api/tables/{table} returns 413 for an oversize definition and creates nothing", async () => {
+  // Valid JSON past the limit, so only the size can refuse it.
+  const columns = Array.from({ length: MAX_DEFINITION_BYTES / 8 }, (_, i) => `"c${i}":"string"`);
+  const text = `{"schema":{${columns.join(",")}}}`;
+  assert.ok(text.length > MAX_DEFINITION_BYTES);
+  await withApi(async (api) => {
+    const plain = await api.json("PUT", "/api/tables/big", body("application/json", text));
+    assert.deepEqual(plain.status, 413);
+    // Compressed it is small on the wire; the decoded size is what is limited.
+    const gz = await compressed("gzip", text);
+    assert.ok(gz.byteLength < MAX_DEFINITION_BYTES);
+    const encoded = await api.json(
+      "PUT",
+      "/api/tables/big",
+      body("application/json", gz, { "content-encoding": "gzip" }),
+    );
+    assert.deepEqual(encoded.status, 413);
+    assert.deepEqual((await api.json("GET", "/api/tables/big")).status, 404);
   });
 });
 

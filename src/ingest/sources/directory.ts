@@ -185,6 +185,8 @@ async function processFile(
     return true;
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return false;
+    // Cut off by shutdown, not refused: the file stays for the next start.
+    if (ctx.signal.aborted && !(err instanceof IngestError && err.status < 500)) return false;
     const status = err instanceof IngestError ? err.status : 500;
     const detail = err instanceof Error ? err.message : String(err);
     ctx.log.warn("file refused", { source: ctx.name, file: name, status, detail });
