@@ -17,7 +17,7 @@ import {
 import { cellError } from "./cells.ts";
 import { parseJson } from "./json_safe.ts";
 import { type ArrowScan, arrowSchema, checkArrow, scanArrow } from "./validate_arrow.ts";
-import { checkCsvHeader, scanCsv } from "./validate_csv.ts";
+import { checkCsvHeader, checkCsvNewTable, scanCsv } from "./validate_csv.ts";
 import {
   checkColumns,
   checkRows,
@@ -116,7 +116,7 @@ function validateData(
       return { batch, format: "arrow", rows: scan.rows };
     }
     case "csv": {
-      const scan = scanCsv(batch.bytes, def.index);
+      const scan = scanCsv(batch.bytes, def.index, def.schema);
       checkCsvHeader(scan.header, def);
       return { batch, format: "csv", rows: scan.rows };
     }
@@ -214,6 +214,7 @@ function validateCreate(
     }
     case "csv": {
       const scan = scanCsv(batch.bytes, index);
+      checkCsvNewTable(scan);
       const names = new Set(scan.header);
       if (names.size !== scan.header.length || scan.header.includes("")) {
         throw new IngestError(400, "CSV header has empty or repeated column names");

@@ -276,3 +276,28 @@ Deno.test("scanCsv() accepts null strings outside the index of an existing table
     s: ["NA", ""],
   });
 });
+
+Deno.test("POST rows keeps NA as a string index key, and refuses a new table's column of only null strings", async () => {
+  await withApi(async (api) => {
+    const schema = { sym: "string", px: "float" };
+    await api.json(
+      "PUT",
+      "/api/tables/q",
+      body("application/json", JSON.stringify({ schema, index: "sym" })),
+    );
+    const ok = await api.json(
+      "POST",
+      "/api/tables/q/rows",
+      body("text/csv", "sym,px\nNA,1.5\nnull,2\n"),
+    );
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.deepEqual(await api.rows("q"), { sym: ["NA", "null"], px: [1.5, 2] });
+    const created = await api.json(
+      "POST",
+      "/api/tables/fresh/rows",
+      body("text/csv", "a,b\n1,NA\n2,NULL\n"),
+    );
+    assert.equal(created.status, 422, JSON.stringify(created.body));
+    assert.equal(await api.rows("fresh"), undefined);
+  });
+});
