@@ -118,6 +118,13 @@ export class EngineHost {
    * @param send Receives a private copy of each outbound message; must not throw.
    */
   openSession(send: SendFn): EngineSession {
+    const session = this.#open(send, () => this.#sessions.delete(session));
+    this.#sessions.add(session);
+    return session;
+  }
+
+  /** A session whose output counts towards productive polls and that owns its views. */
+  #open(send: SendFn, onClose?: () => void): EngineSession {
     const session: EngineSession = new EngineSession(
       this.server,
       (bytes) => {
@@ -126,11 +133,10 @@ export class EngineHost {
       },
       this.#log,
       () => {
-        this.#sessions.delete(session);
         this.#all.delete(session);
+        onClose?.();
       },
     );
-    this.#sessions.add(session);
     this.#all.add(session);
     return session;
   }
@@ -155,17 +161,7 @@ export class EngineHost {
    * conflator's productive polls, but it is not a remote session.
    */
   openInternalSession(send: SendFn): EngineSession {
-    const session: EngineSession = new EngineSession(
-      this.server,
-      (bytes) => {
-        this.#sent++;
-        send(bytes);
-      },
-      this.#log,
-      () => this.#all.delete(session),
-    );
-    this.#all.add(session);
-    return session;
+    return this.#open(send);
   }
 
   /** Number of open remote sessions. */
