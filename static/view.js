@@ -69,6 +69,14 @@ async function main() {
   });
   status.textContent = mode === "replicated" ? "replicated" : "live";
   document.body.dataset.ready = "true";
+  // Dropping the table deletes this page's views; say so rather than show stale rows.
+  if (mode !== "replicated") {
+    await table.on_delete(() => {
+      status.textContent = "table dropped";
+      status.classList.add("error");
+      document.body.dataset.ready = "dropped";
+    });
+  }
 }
 
 main().catch((err) => {

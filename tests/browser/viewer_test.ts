@@ -88,3 +88,20 @@ Deno.test("the viewer page replicates the table in replicated mode", browserTest
     });
   });
 });
+
+Deno.test("the viewer page says when its table is dropped", browserTest, async () => {
+  await withService({ demo: true }, async (service) => {
+    await withBrowser(async (browser) => {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (err) => errors.push(err.message));
+      await page.goto(`${service.url}view/demo`);
+      await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
+      const res = await fetch(new URL("api/tables/demo", service.url), { method: "DELETE" });
+      assert.equal(res.status, 204);
+      await page.waitForSelector("body[data-ready=dropped]", { timeout: 30_000 });
+      assert.equal(await page.locator("#status").innerText(), "table dropped");
+      assert.deepEqual(errors, []);
+    });
+  });
+});
