@@ -107,3 +107,102 @@ Deno.test("startService() refuses a bad directory source option at start-up, nam
   );
   await assert.rejects(Deno.stat(join(FIXTURES, "spool")), Deno.errors.NotFound);
 });
+
+/**
+ * Runs `fn` against a service whose directory source watches a fresh spool,
+ * with `options` beside the path and a 20 ms scan, and `tables` created at
+ * start-up. `drop` writes a file under a temporary name and renames it in.
+ */
+async function withSpool(
+  options: Record<string, unknown>,
+  tables: unknown[],
+  fn: (
+    spool: string,
+    drop: (name: string, data: string) => Promise<void>,
+    url: string,
+  ) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({
+      tables,
+      sources: [{ use: "directory", options: { path: "spool", intervalMs: 20, ...options } }],
+    }, dir);
+    await withService({ demo: false, config }, async (service) => {
+      const spool = join(dir, "spool");
+      await waitFor("spool directory", () => Deno.stat(spool).then(() => true));
+      const drop = async (name: string, data: string) => {
+        const tmp = join(spool, `.${name}.tmp`);
+        await Deno.writeTextFile(tmp, data);
+        await Deno.rename(tmp, join(spool, name));
+      };
+      await fn(spool, drop, service.url);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const TRADES = { name: "trades", schema: { id: "integer", px: "float" }, index: "id" };
+
+async function rowsOf(url: string, table: string): Promise<unknown> {
+  return await (await fetch(new URL(`api/tables/${table}/rows`, url))).json();
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+Deno.test("the directory source refuses a file over maxFileBytes with a 413 report and leaves the table unchanged", async () => {
+  await withSpool({ maxFileBytes: 64 }, [TRADES], async (spool, drop, url) => {
+    const small = '{"id": 1, "px": 1.5}\n';
+    assert.ok(small.length <= 64);
+    await drop("trades.001.ndjson", small);
+    await waitFor("first file applied", () => exists(join(spool, "done", "trades.001.ndjson")));
+    const big = Array.from({ length: 10 }, (_, i) => `{"id": ${i + 2}, "px": 2.5}\n`).join("");
+    assert.ok(big.length > 64);
+    await drop("trades.002.ndjson", big);
+    const error = join(spool, "failed", "trades.002.ndjson.error.json");
+    const report = JSON.parse(await waitFor("error report", () => Deno.readTextFile(error)));
+    assert.equal(report.status, 413);
+    assert.equal(report.table, "trades");
+    assert.equal(await Deno.readTextFile(join(spool, "failed", "trades.002.ndjson")), big);
+    assert.deepEqual(await rowsOf(url, "trades"), [{ id: 1, px: 1.5 }]);
+  });
+});
+
+Deno.test('the directory source with after: "delete" removes applied files and keeps no done/ copy', async () => {
+  await withSpool({ after: "delete" }, [TRADES], async (spool, drop, url) => {
+    await drop("trades.001.ndjson", '{"id": 1, "px": 1.5}\n{"id": 2, "px": 2.5}\n');
+    await waitFor("file removed", async () => !(await exists(join(spool, "trades.001.ndjson"))));
+    assert.deepEqual(await rowsOf(url, "trades"), [{ id: 1, px: 1.5 }, { id: 2, px: 2.5 }]);
+    assert.equal(await exists(join(spool, "done")), false);
+    assert.equal(await exists(join(spool, "failed")), false);
+  });
+});
+
+Deno.test('the directory source with op: "replace" replaces the table\'s rows with each file', async () => {
+  await withSpool({ op: "replace" }, [TRADES], async (spool, drop, url) => {
+    await drop("trades.001.ndjson", '{"id": 1, "px": 1.5}\n{"id": 2, "px": 2.5}\n');
+    await waitFor("first file applied", () => exists(join(spool, "done", "trades.001.ndjson")));
+    assert.deepEqual(await rowsOf(url, "trades"), [{ id: 1, px: 1.5 }, { id: 2, px: 2.5 }]);
+    await drop("trades.002.ndjson", '{"id": 3, "px": 3.5}\n');
+    await waitFor("second file applied", () => exists(join(spool, "done", "trades.002.ndjson")));
+    assert.deepEqual(await rowsOf(url, "trades"), [{ id: 3, px: 3.5 }]);
+  });
+});
+
+Deno.test("the directory source applies a .json file of rows", async () => {
+  await withSpool({}, [TRADES], async (spool, drop, url) => {
+    await drop("trades.001.json", JSON.stringify([{ id: 1, px: 1.5 }, { id: 2, px: null }]));
+    await waitFor("file applied", () => exists(join(spool, "done", "trades.001.json")));
+    assert.deepEqual(await rowsOf(url, "trades"), [{ id: 1, px: 1.5 }, { id: 2, px: null }]);
+    assert.equal(await exists(join(spool, "failed")), false);
+  });
+});

@@ -177,6 +177,58 @@ Deno.test("InFlight refuses writes and upgrades with 503 while draining and stil
   }
 });
 
+Deno.test("InFlight refuses every write with 503 while draining, leaving the tables as they were", async () => {
+  const host = await EngineHost.create();
+  const sink = new BatchSink(host);
+  try {
+    const inflight = new InFlight();
+    const handler = createHandler({ host, inflight, sink });
+    const send = (method: string, path: string, body?: string) =>
+      handler(
+        new Request(`http://localhost${path}`, {
+          method,
+          headers: body === undefined ? {} : { "content-type": "application/json" },
+          body,
+        }),
+      );
+    const table = await host.createTable("t", [{ id: 1, x: 10 }, { id: 2, x: 20 }], {
+      index: "id",
+    });
+    const snapshot = async () => {
+      await host.flush();
+      const view = await table.view();
+      try {
+        return await view.to_columns();
+      } finally {
+        await view.delete();
+      }
+    };
+    const before = await snapshot();
+    assert.deepEqual(before, { id: [1, 2], x: [10, 20] });
+    inflight.startDraining();
+    const writes: [string, string, string?][] = [
+      ["POST", "/api/tables/t/rows", '[{"id": 1, "x": 99}, {"id": 3, "x": 30}]'],
+      ["PUT", "/api/tables/t/rows", '[{"id": 4, "x": 40}]'],
+      ["DELETE", "/api/tables/t/rows", "[1, 2]"],
+      ["DELETE", "/api/tables/t/rows"],
+      ["POST", "/api/tables/fresh/rows", '[{"id": 1}]'],
+      ["PUT", "/api/tables/fresh", '{"schema": {"id": "integer"}}'],
+      ["DELETE", "/api/tables/t"],
+    ];
+    for (const [method, path, body] of writes) {
+      const res = await send(method, path, body);
+      assert.equal(res.status, 503, `${method} ${path}`);
+      assert.equal(res.headers.get("content-type"), "application/problem+json");
+      assert.equal((await res.json()).status, 503);
+      assert.deepEqual(await snapshot(), before, `${method} ${path} changed t`);
+      assert.deepEqual(await host.tableNames(), ["t"], `${method} ${path}`);
+    }
+  } finally {
+    await sink.close();
+    host.close();
+  }
+});
+
 /** Starts a POST whose body is sent in two parts; `finish()` sends the second. */
 function slowUpload(url: string, first: string, rest: string) {
   let ctl!: ReadableStreamDefaultController<Uint8Array>;

@@ -203,3 +203,126 @@ Deno.test("the table API: GET needs read, rows need write, create and drop need 
     assert.deepEqual(await service.host.tableNames(), []);
   });
 });
+
+/** Every row of a table as JSON columns, straight from the engine. */
+async function rowsOf(service: Service, name: string): Promise<Record<string, unknown[]>> {
+  const table = await service.host.table(name);
+  assert.ok(table, `no table ${name}`);
+  await service.host.flush();
+  const view = await table.view();
+  try {
+    return await view.to_columns() as Record<string, unknown[]>;
+  } finally {
+    await view.delete();
+  }
+}
+
+/** Sends a row write with the given headers; returns the status, headers and parsed body. */
+async function writeRows(
+  service: Service,
+  method: string,
+  table: string,
+  headers: Record<string, string>,
+  body: unknown,
+): Promise<{ status: number; headers: Headers; body: { status?: number } }> {
+  const res = await fetch(new URL(`api/tables/${table}/rows`, service.url), {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, headers: res.headers, body: await res.json() };
+}
+
+/** POST, PUT, DELETE by key and DELETE (clear): each would change a table holding ids 1 and 2. */
+const ROW_WRITES: [string, unknown][] = [
+  ["POST", [{ id: 1, v: 9.5 }, { id: 3, v: 3.5 }]],
+  ["PUT", [{ id: 4, v: 4.5 }]],
+  ["DELETE", [1, 2]],
+  ["DELETE", undefined],
+];
+
+const SEEDED = [{ id: 1, v: 1.5 }, { id: 2, v: 2.5 }];
+
+Deno.test("row writes without a valid token are 401 and change no row", async () => {
+  await withSecuredService({}, async (service) => {
+    await service.host.createTable("sales_x", SEEDED, { index: "id" });
+    const before = await rowsOf(service, "sales_x");
+    assert.equal(before.id.length, 2);
+    const credentials = [{}, bearer(STRANGER), { authorization: `Basic ${btoa(`x:${WRITER}`)}` }];
+    for (const headers of credentials) {
+      for (const [method, body] of ROW_WRITES) {
+        const res = await writeRows(service, method, "sales_x", headers, body);
+        assert.equal(res.status, 401, `${method} ${JSON.stringify(headers)}`);
+        assert.equal(res.headers.get("content-type"), "application/problem+json");
+        assert.equal(res.body.status, 401);
+        assert.deepEqual(await rowsOf(service, "sales_x"), before, `${method} changed the table`);
+      }
+    }
+  });
+});
+
+Deno.test("row writes with a token lacking write on the table are 403 and change no row", async () => {
+  await withSecuredService({}, async (service) => {
+    await service.host.createTable("sales_x", SEEDED, { index: "id" });
+    await service.host.createTable("hr", SEEDED, { index: "id" });
+    const sales = await rowsOf(service, "sales_x");
+    const hr = await rowsOf(service, "hr");
+    const cases: [string, string][] = [
+      [READER, "sales_x"],
+      [PUBLIC_READER, "sales_x"],
+      [WRITER, "hr"],
+      [INGESTER, "hr"],
+    ];
+    for (const [token, table] of cases) {
+      for (const [method, body] of ROW_WRITES) {
+        const res = await writeRows(service, method, table, bearer(token), body);
+        assert.equal(res.status, 403, `${method} ${table} with ${token.slice(0, 6)}`);
+        assert.equal(res.headers.get("content-type"), "application/problem+json");
+        assert.equal(res.body.status, 403);
+        assert.deepEqual(await rowsOf(service, "sales_x"), sales, "sales_x changed");
+        assert.deepEqual(await rowsOf(service, "hr"), hr, "hr changed");
+      }
+    }
+    // The same writes with write on the table are taken, so only the scope refused them.
+    for (const [method, body] of ROW_WRITES) {
+      const res = await writeRows(service, method, "hr", bearer(ADMIN), body);
+      assert.equal(res.status, 200, `${method} with admin`);
+    }
+  });
+});
+
+Deno.test("a POST to an unknown table without write on it is 403 and creates no table", async () => {
+  await withSecuredService({}, async (service) => {
+    for (const token of [READER, WRITER]) {
+      const res = await writeRows(service, "POST", "hr_new", bearer(token), [{ id: 1 }]);
+      assert.equal(res.status, 403, token.slice(0, 6));
+    }
+    assert.deepEqual(await service.host.tableNames(), []);
+  });
+});
+
+Deno.test("row writes past the ingest rate are 429 and change no row", async () => {
+  await withSecuredService(
+    { limits: { ingestRequestsPerSecond: 0.001, ingestBurst: 1 } },
+    async (service) => {
+      await service.host.createTable("sales_x", SEEDED, { index: "id" });
+      // The one request the bucket holds, taken and applied.
+      const first = await fetch(new URL("api/tables/sales_x/rows", service.url), {
+        method: "POST",
+        headers: { "content-type": "application/json", ...bearer(WRITER) },
+        body: JSON.stringify([{ id: 5, v: 5.5 }]),
+      });
+      assert.equal(first.status, 200, await first.text());
+      const before = await rowsOf(service, "sales_x");
+      assert.equal(before.id.length, 3);
+      for (const [method, body] of ROW_WRITES) {
+        const res = await writeRows(service, method, "sales_x", bearer(WRITER), body);
+        assert.equal(res.status, 429, method);
+        assert.equal(res.headers.get("content-type"), "application/problem+json");
+        assert.equal(res.body.status, 429);
+        assert.ok(Number(res.headers.get("retry-after")) >= 1);
+        assert.deepEqual(await rowsOf(service, "sales_x"), before, `${method} changed the table`);
+      }
+    },
+  );
+});

@@ -135,21 +135,43 @@ Deno.test("removing keys from a table without an index is 422", async () => {
   });
 });
 
-Deno.test("an unknown table is 404 for every row route", async () => {
+/** Checks that `name` does not exist, by `GET /api/tables/{name}` and in the listing. */
+async function assertNoTable(api: Api, name: string): Promise<void> {
+  assert.equal((await api.json("GET", `/api/tables/${name}`)).status, 404, `${name} exists`);
+  const list = await api.json("GET", "/api/tables");
+  assert.equal(list.status, 200);
+  assert.deepEqual(list.body.map((t: { name: string }) => t.name), ["t"]);
+}
+
+Deno.test("an unknown table is 404 for every row route, and none of them creates it", async () => {
   await withApi(async (api) => {
     const before = await setup(api);
     await refused(api, before, 404, "PUT", json([{ id: 1 }]), "/api/tables/nope/rows");
     await refused(api, before, 404, "DELETE", json([1]), "/api/tables/nope/rows");
     await refused(api, before, 404, "DELETE", {}, "/api/tables/nope/rows");
     await refused(api, before, 404, "GET", {}, "/api/tables/nope/rows");
-    await refused(
-      api,
-      before,
-      404,
-      "POST",
-      json([{ id: 1 }]),
-      "/api/tables/nope/rows?create=false",
-    );
+    await assertNoTable(api, "nope");
+  });
+});
+
+Deno.test("POST rows with ?create=false to an unknown table is 404 and creates no table", async () => {
+  await withApi(async (api) => {
+    const before = await setup(api);
+    for (const flag of ["false", "0"]) {
+      await refused(
+        api,
+        before,
+        404,
+        "POST",
+        json([{ id: 1, name: "x" }]),
+        `/api/tables/nope/rows?create=${flag}`,
+      );
+      await assertNoTable(api, "nope");
+    }
+    // The same batch without the flag creates the table, so the 404 is the flag's doing.
+    const created = await api.json("POST", "/api/tables/nope/rows", json([{ id: 1, name: "x" }]));
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal((await api.json("GET", "/api/tables/nope")).status, 200);
   });
 });
 
@@ -247,6 +269,57 @@ Deno.test("a body over the limit is 413, cut off after at most limit + 64 KiB re
     await sink.close();
     host.close();
   }
+});
+
+/** `text` compressed with `coding`. */
+async function compress(coding: CompressionFormat, text: string): Promise<Uint8Array> {
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream(coding));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+Deno.test("well-formed row bodies over the size limits are 413 for POST, PUT and DELETE and change nothing", async () => {
+  const limits = { ...DEFAULT_INGEST_LIMITS, maxBodyBytes: 64 * 1024, maxDecodedBytes: 128 * 1024 };
+  await withApi(async (api) => {
+    const before = await setup(api);
+    const rows = (n: number) =>
+      JSON.stringify(
+        Array.from({ length: n }, (_, i) => ({ id: i + 1, name: `row ${i}`, price: i / 4 })),
+      );
+    // Keys 1 and 2, both in the table, so removing them would change it.
+    const keys = (n: number) => JSON.stringify(Array.from({ length: n }, (_, i) => i % 2 + 1));
+    const plainRows = rows(2_000);
+    const plainKeys = keys(40_000);
+    const bigRows = rows(6_000);
+    const bigKeys = keys(80_000);
+    for (const text of [plainRows, plainKeys]) {
+      assert.ok(text.length > limits.maxBodyBytes && text.length < limits.maxDecodedBytes);
+    }
+    const packedRows = await compress("deflate", bigRows);
+    const packedKeys = await compress("deflate", bigKeys);
+    for (const [text, packed] of [[bigRows, packedRows], [bigKeys, packedKeys]] as const) {
+      assert.ok(text.length > limits.maxDecodedBytes, `${text.length} bytes decoded`);
+      assert.ok(packed.byteLength < limits.maxBodyBytes, `${packed.byteLength} bytes sent`);
+    }
+    const deflate = { "content-encoding": "deflate" };
+    const cases: [string, RequestInit, RegExp][] = [
+      ["POST", body("application/json", plainRows), /request body/],
+      ["PUT", body("application/json", plainRows), /request body/],
+      ["DELETE", body("application/json", plainKeys), /request body/],
+      ["POST", body("application/json", packedRows, deflate), /decoded/],
+      ["PUT", body("application/json", packedRows, deflate), /decoded/],
+      ["DELETE", body("application/json", packedKeys, deflate), /decoded/],
+    ];
+    for (const [method, init, detail] of cases) {
+      assert.match(await refused(api, before, 413, method, init), detail, method);
+    }
+    // With room for them the same bodies are taken, so only their size refused them.
+    limits.maxBodyBytes = limits.maxDecodedBytes = DEFAULT_INGEST_LIMITS.maxBodyBytes;
+    for (const [method, init] of cases) {
+      const res = await api.json(method, "/api/tables/t/rows", init);
+      assert.equal(res.status, 200, `${method} ${JSON.stringify(res.body)}`);
+    }
+    assert.notDeepEqual(await api.rows("t"), before);
+  }, { limits });
 });
 
 Deno.test("__proto__ and constructor keys never reach a prototype", async () => {

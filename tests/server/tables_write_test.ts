@@ -154,3 +154,64 @@ Deno.test("GET /api/openapi.json describes every /api/tables route", async () =>
     assert.ok(rows.post.requestBody.content["application/vnd.apache.arrow.stream"]);
   });
 });
+
+const ROLLING = { schema: { n: "integer", tag: "string" }, limit: 5 };
+const rolling = (from: number, count: number) =>
+  Array.from({ length: count }, (_, i) => ({ n: from + i, tag: `r${from + i}` }));
+
+Deno.test("POST rows to a table with a limit keeps the newest rows of several batches, in order", async () => {
+  await withApi(async (api) => {
+    assert.deepEqual((await api.json("PUT", "/api/tables/r", json(ROLLING))).status, 201);
+    const sizes = [];
+    for (const from of [1, 4, 7]) {
+      sizes.push((await api.json("POST", "/api/tables/r/rows", json(rolling(from, 3)))).body);
+    }
+    assert.deepEqual(sizes, [
+      { table: "r", rows: 3, size: 3 },
+      { table: "r", rows: 3, size: 5 },
+      { table: "r", rows: 3, size: 5 },
+    ]);
+    assert.deepEqual(await api.rows("r"), {
+      n: [5, 6, 7, 8, 9],
+      tag: ["r5", "r6", "r7", "r8", "r9"],
+    });
+  });
+});
+
+Deno.test("PUT rows of more rows than a table's limit keeps the newest of them, in order", async () => {
+  await withApi(async (api) => {
+    assert.deepEqual((await api.json("PUT", "/api/tables/r", json(ROLLING))).status, 201);
+    for (const from of [1, 4, 7]) {
+      assert.deepEqual(
+        (await api.json("POST", "/api/tables/r/rows", json(rolling(from, 3)))).status,
+        200,
+      );
+    }
+    const res = await api.json("PUT", "/api/tables/r/rows", json(rolling(100, 7)));
+    assert.deepEqual(res.body, { table: "r", rows: 7, size: 5 });
+    assert.deepEqual(await api.rows("r"), {
+      n: [102, 103, 104, 105, 106],
+      tag: ["r102", "r103", "r104", "r105", "r106"],
+    });
+  });
+});
+
+Deno.test("GET /api/tables lists every table's name, size, schema, index and limit, sorted by name", async () => {
+  await withApi(async (api) => {
+    // Created out of name order, so only sorting puts them in it.
+    assert.deepEqual(
+      (await api.json("PUT", "/api/tables/zeta", json({ schema: { n: "integer" }, limit: 2 })))
+        .status,
+      201,
+    );
+    await api.json("POST", "/api/tables/zeta/rows", json([{ n: 1 }, { n: 2 }, { n: 3 }]));
+    assert.deepEqual((await api.json("PUT", "/api/tables/alpha", json(DEF))).status, 201);
+    await api.json("POST", "/api/tables/alpha/rows", json([{ id: 1 }, { id: 2 }, { id: 1 }]));
+    const res = await api.json("GET", "/api/tables");
+    assert.deepEqual(res.status, 200);
+    assert.deepEqual(res.body, [
+      { name: "alpha", size: 2, schema: DEF.schema, index: "id", limit: null },
+      { name: "zeta", size: 2, schema: { n: "integer" }, index: null, limit: 2 },
+    ]);
+  });
+});
