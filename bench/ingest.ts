@@ -34,7 +34,7 @@ import { DEMO_SCHEMA, demoBatches } from "../src/engine/demo.ts";
 import type { BatchFormat } from "../src/ingest/batch.ts";
 import { BatchSink } from "../src/ingest/sink.ts";
 
-const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 3);
+const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 5);
 const CONCURRENCY = Number(Deno.env.get("CONCURRENCY") ?? 16);
 
 type Row = Record<string, unknown>;
@@ -96,7 +96,7 @@ function cases(): Case[] {
       format: "arrow",
       type: ARROW,
       rows: 10_000,
-      batches: 60,
+      batches: 120,
       bytes: arrow(r10),
     },
     {
@@ -104,7 +104,7 @@ function cases(): Case[] {
       format: "json",
       type: "application/json",
       rows: 10_000,
-      batches: 40,
+      batches: 80,
       bytes: enc(JSON.stringify(r10)),
     },
     {
@@ -112,7 +112,7 @@ function cases(): Case[] {
       format: "columns",
       type: "application/json",
       rows: 10_000,
-      batches: 40,
+      batches: 80,
       bytes: enc(JSON.stringify(columns)),
     },
     {
@@ -120,7 +120,7 @@ function cases(): Case[] {
       format: "ndjson",
       type: "application/x-ndjson",
       rows: 10_000,
-      batches: 40,
+      batches: 80,
       bytes: enc(r10.map((r) => JSON.stringify(r)).join("\n") + "\n"),
     },
     {
@@ -128,7 +128,7 @@ function cases(): Case[] {
       format: "csv",
       type: "text/csv",
       rows: 10_000,
-      batches: 40,
+      batches: 80,
       bytes: enc(csv(r10)),
     },
   ];
