@@ -11,6 +11,7 @@ import {
 import { silentLogger } from "../../src/ops/log.ts";
 import { ServiceMetrics } from "../../src/ops/service_metrics.ts";
 import { waitFor } from "../support/wait.ts";
+import { columnsOf } from "../support/columns.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 
@@ -49,14 +50,7 @@ async function withSources(
 
 async function runs(host: EngineHost, table: string): Promise<number[]> {
   const t = await host.table(table);
-  if (!t) return [];
-  await host.flush();
-  const view = await t.view();
-  try {
-    return ((await view.to_json()) as { run: number }[]).map((r) => r.run);
-  } finally {
-    await view.delete();
-  }
+  return t ? (await columnsOf(host, t)).run as number[] : [];
 }
 
 Deno.test("startSources() restarts a failing source with a doubling delay until it runs", async () => {

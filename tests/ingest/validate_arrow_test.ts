@@ -24,6 +24,7 @@ import type { Table } from "../../src/engine/perspective.ts";
 import { IngestError } from "../../src/ingest/batch.ts";
 import { scanArrow } from "../../src/ingest/validate_arrow.ts";
 import { body, withApi } from "../support/ingest.ts";
+import { columnsOf } from "../support/columns.ts";
 
 // Bodies are built with apache-arrow's writers, which send a dictionary
 // again whenever a batch's dictionary is not the previous batch's: a
@@ -73,38 +74,37 @@ function batch(dictionary: Vector<Utf8>, indices: number[], ids: number[]): Reco
   return new RecordBatch(SCHEMA, struct);
 }
 
+/**
+ * The base writer's dictionary step, which writes a dictionary batch as
+ * told; the file writer's own refuses replacements.
+ */
+function writeDictionary(
+  writer: RecordBatchWriter,
+  dictionary: Data,
+  id: number,
+  isDelta: boolean,
+): RecordBatchWriter {
+  return RecordBatchWriter.prototype["_writeDictionaryBatch"].call(writer, dictionary, id, isDelta);
+}
+
 /** apache-arrow's file writer refuses replacements; this one writes them, as a careless writer would. */
 class ReplacingFileWriter extends RecordBatchFileWriter {
   protected override _writeDictionaryBatch(dictionary: Data, id: number, isDelta = false): this {
-    return RecordBatchWriter.prototype["_writeDictionaryBatch"].call(
-      this,
-      dictionary,
-      id,
-      isDelta,
-    ) as this;
+    return writeDictionary(this, dictionary, id, isDelta) as this;
   }
 }
 
 /** Marks every dictionary a delta, the first one included. */
 class DeltaOnlyStreamWriter extends RecordBatchStreamWriter {
   protected override _writeDictionaryBatch(dictionary: Data, id: number): this {
-    return RecordBatchWriter.prototype["_writeDictionaryBatch"].call(
-      this,
-      dictionary,
-      id,
-      true,
-    ) as this;
+    return writeDictionary(this, dictionary, id, true) as this;
   }
 }
 
+/** The same for the file format. */
 class DeltaOnlyFileWriter extends RecordBatchFileWriter {
   protected override _writeDictionaryBatch(dictionary: Data, id: number): this {
-    return RecordBatchWriter.prototype["_writeDictionaryBatch"].call(
-      this,
-      dictionary,
-      id,
-      true,
-    ) as this;
+    return writeDictionary(this, dictionary, id, true) as this;
   }
 }
 
@@ -167,10 +167,7 @@ async function stored(bytes: Uint8Array): Promise<unknown[] | string> {
     } catch (err) {
       return err instanceof Error ? err.message : String(err);
     }
-    const view = await table.view();
-    const columns = await view.to_columns() as Record<string, unknown[]>;
-    await view.delete();
-    return columns.sym;
+    return (await columnsOf(host, table)).sym;
   } finally {
     host.close();
   }

@@ -5,6 +5,7 @@ import { IngestError } from "../../src/ingest/batch.ts";
 import { validateBatch } from "../../src/ingest/validate.ts";
 import { checkCsvNewTable, CSV_NULLS, scanCsv } from "../../src/ingest/validate_csv.ts";
 import { body, withApi } from "../support/ingest.ts";
+import { columnsOf } from "../support/columns.ts";
 
 type UpdateOptions = Parameters<Table["update"]>[1];
 
@@ -24,17 +25,6 @@ async function withEngine<T>(fn: (host: EngineHost) => Promise<T>): Promise<T> {
   }
 }
 
-/** All rows of a table as columns, ordered as the engine keeps them. */
-async function columns(host: EngineHost, table: Table): Promise<Record<string, unknown[]>> {
-  await host.flush();
-  const view = await table.view();
-  try {
-    return await view.to_columns() as Record<string, unknown[]>;
-  } finally {
-    await view.delete();
-  }
-}
-
 /** Updates a new table of `schema` with `csv`, skipping validation: what the engine does alone. */
 async function engineUpdate(
   schema: Schema,
@@ -45,7 +35,7 @@ async function engineUpdate(
     const table = await host.createTable("t", schema, index ? { index } : {});
     try {
       await table.update(csv, { format: "csv" } as UpdateOptions);
-      return await columns(host, table);
+      return await columnsOf(host, table);
     } catch (err) {
       return err instanceof Error ? err.message : String(err);
     }
@@ -59,7 +49,7 @@ async function engineCreate(
 ): Promise<{ schema: Schema; rows: Record<string, unknown[]> }> {
   return await withEngine(async (host) => {
     const table = await host.createTable("t", csv, index ? { index } : {});
-    return { schema: await table.schema() as Schema, rows: await columns(host, table) };
+    return { schema: await table.schema() as Schema, rows: await columnsOf(host, table) };
   });
 }
 

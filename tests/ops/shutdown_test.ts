@@ -7,6 +7,7 @@ import { BatchSink } from "../../src/ingest/sink.ts";
 import { handleSignals, InFlight } from "../../src/ops/shutdown.ts";
 import { CLOSE_GOING_AWAY } from "../../src/ops/connections.ts";
 import { waitFor } from "../support/wait.ts";
+import { columnsOf } from "../support/columns.ts";
 
 const ROWS_PER_BATCH = 20_000;
 
@@ -194,15 +195,7 @@ Deno.test("InFlight refuses every write with 503 while draining, leaving the tab
     const table = await host.createTable("t", [{ id: 1, x: 10 }, { id: 2, x: 20 }], {
       index: "id",
     });
-    const snapshot = async () => {
-      await host.flush();
-      const view = await table.view();
-      try {
-        return await view.to_columns();
-      } finally {
-        await view.delete();
-      }
-    };
+    const snapshot = () => columnsOf(host, table);
     const before = await snapshot();
     assert.deepEqual(before, { id: [1, 2], x: [10, 20] });
     inflight.startDraining();

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Route } from "../../src/server/router.ts";
 import type { Service } from "../../src/service.ts";
+import { columnsOf } from "../support/columns.ts";
 import {
   ADMIN,
   INGESTER,
@@ -208,13 +209,7 @@ Deno.test("the table API: GET needs read, rows need write, create and drop need 
 async function rowsOf(service: Service, name: string): Promise<Record<string, unknown[]>> {
   const table = await service.host.table(name);
   assert.ok(table, `no table ${name}`);
-  await service.host.flush();
-  const view = await table.view();
-  try {
-    return await view.to_columns() as Record<string, unknown[]>;
-  } finally {
-    await view.delete();
-  }
+  return await columnsOf(service.host, table);
 }
 
 /** Sends a row write with the given headers; returns the status, headers and parsed body. */

@@ -11,6 +11,7 @@ import { BatchSink, type SinkOptions } from "../../src/ingest/sink.ts";
 import type { IngestEvent } from "../../src/ingest/sink.ts";
 import { DEFAULT_LIMITS, Security, securityConfig } from "../../src/security/mod.ts";
 import { silentLogger } from "../../src/ops/log.ts";
+import { columnsOf } from "./columns.ts";
 
 /** What {@linkcode withApi} hands the test. */
 export interface Api {
@@ -62,14 +63,7 @@ export async function withApi<T>(
     },
     async rows(table) {
       const t = await host.table(table);
-      if (!t) return undefined;
-      await host.flush();
-      const view = await t.view();
-      try {
-        return await view.to_columns() as Record<string, unknown[]>;
-      } finally {
-        await view.delete();
-      }
+      return t && await columnsOf(host, t);
     },
   };
   try {
