@@ -7,6 +7,7 @@
 
 import { EngineHost } from "./engine/host.ts";
 import { startDemo } from "./engine/demo.ts";
+import { cgroupMemoryLimit, chooseBudget } from "./engine/memory.ts";
 import { createHandler, type HandlerDeps } from "./server/handler.ts";
 import type { EnvConfig } from "./config/env.ts";
 import { createLogger, type Logger } from "./ops/log.ts";
@@ -69,10 +70,16 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   checkBinding(options.host ?? "127.0.0.1", securitySettings);
   const security = options.handler?.security ?? new Security(securitySettings, log);
   security.announce();
+  const memory = chooseBudget(
+    options.maxEngineMemory ?? options.config?.maxEngineMemory,
+    cgroupMemoryLimit(),
+  );
+  log.info("engine memory budget", { ...memory });
   const host = await EngineHost.create({
     log,
     maxUpdateRate: options.maxUpdateRate,
     shareViews: options.shareViews,
+    memoryBudget: memory.budget,
   });
   const stop = new AbortController();
   if (options.demo ?? true) await startDemo(host, { signal: stop.signal });

@@ -5,6 +5,7 @@
  */
 
 import { isLogLevel, type LogLevel } from "../ops/log.ts";
+import { parseEngineMemory } from "./bytes.ts";
 
 /** Settings that come from the environment. */
 export interface EnvConfig {
@@ -24,6 +25,8 @@ export interface EnvConfig {
   maxUpdateRate: number;
   /** Viewers opening identical views share one engine view. @default true */
   shareViews: boolean;
+  /** Engine memory budget in bytes (`MAX_ENGINE_MEMORY`); unset means the default. */
+  maxEngineMemory?: number;
 }
 
 /** Thrown for a bad setting; the message names the variable. */
@@ -45,6 +48,7 @@ export const ENV_VARS = [
   "DRAIN_SECONDS",
   "MAX_UPDATE_RATE",
   "SHARE_VIEWS",
+  "MAX_ENGINE_MEMORY",
 ] as const;
 
 /**
@@ -63,6 +67,7 @@ export function readEnvConfig(env: (name: string) => string | undefined): EnvCon
     drainSeconds: parseDrainSeconds(env("DRAIN_SECONDS")),
     maxUpdateRate: parseMaxUpdateRate(env("MAX_UPDATE_RATE")),
     shareViews: parseBool("SHARE_VIEWS", env("SHARE_VIEWS"), true),
+    maxEngineMemory: parseEngineMemory("MAX_ENGINE_MEMORY", env("MAX_ENGINE_MEMORY")),
   };
 }
 

@@ -9,6 +9,7 @@
 
 import { dirname, resolve } from "node:path";
 import { ConfigError } from "./env.ts";
+import { parseEngineMemory } from "./bytes.ts";
 import type { TableDef } from "../ingest/batch.ts";
 import { DefinitionError, parseTableDef } from "../ingest/table_def.ts";
 import { DEFAULT_INGEST_LIMITS, type IngestLimits } from "../ingest/limits.ts";
@@ -39,6 +40,8 @@ export interface FileConfig {
   sources: SourceConfig[];
   /** Ingest limits set by the file. */
   limits: Partial<IngestLimits>;
+  /** Engine memory budget in bytes (`limits.maxEngineMemory`), when set. */
+  maxEngineMemory?: number;
   /** Whether `POST .../rows` creates unknown tables. @default true */
   autoCreate: boolean;
   /** The `security` section, unparsed; the security part reads it. */
@@ -92,11 +95,22 @@ export function parseConfig(doc: unknown, baseDir: string): FileConfig {
   return {
     tables: parseTables(doc.tables),
     sources: parseSources(doc.sources),
-    limits: parseLimits(doc.limits),
+    limits: parseLimits(withoutKey(doc.limits, "maxEngineMemory")),
+    maxEngineMemory: parseEngineMemory(
+      "limits.maxEngineMemory",
+      isRecord(doc.limits) ? doc.limits.maxEngineMemory : undefined,
+    ),
     autoCreate: parseIngest(doc.ingest),
     security: parseSecurity(doc.security),
     baseDir,
   };
+}
+
+/** The engine budget is a limit in the file, but not an ingest limit. */
+function withoutKey(value: unknown, key: string): unknown {
+  if (!isRecord(value) || !Object.hasOwn(value, key)) return value;
+  const { [key]: _, ...rest } = value;
+  return rest;
 }
 
 function list(value: unknown, field: string): unknown[] {

@@ -9,6 +9,7 @@
  */
 
 import { EngineHost } from "./host.ts";
+import { type Expectation, SizeLedger } from "./verify.ts";
 import type { Table } from "./perspective.ts";
 import {
   type BatchResult,
@@ -56,6 +57,7 @@ export async function createTableChecked(
 /** Applies batches to one host; replaces are rehearsed on a private engine first. */
 export class BatchApplier {
   readonly #host: EngineHost;
+  readonly #ledger = new SizeLedger();
   #scratch?: Promise<EngineHost>;
   #rehearsals = 0;
 
@@ -89,6 +91,12 @@ export class BatchApplier {
     const data = engineData(valid.payload ?? batch.bytes);
     const options = { format: valid.format } as UpdateOptions;
     let rows = valid.rows;
+    let expect: Expectation | undefined;
+    const def = valid.create ?? valid.def;
+    if (batch.op !== "update") this.#ledger.reset(live);
+    else if (def && def.index === null) {
+      expect = await this.#ledger.append(live, rows, def.limit, () => this.#size(live));
+    }
     try {
       switch (batch.op) {
         case "update":
@@ -112,9 +120,11 @@ export class BatchApplier {
       }
     } catch (err) {
       if (created) await this.#host.dropTable(name).catch(() => {});
+      // The engine may have taken part of the batch before it failed.
+      this.#ledger.reset(live);
       throw engineError(err);
     }
-    return this.#settled(live, name, rows, created);
+    return this.#settled(live, name, rows, created, expect);
   }
 
   /** Stops the private engine used for rehearsals. */
@@ -123,7 +133,13 @@ export class BatchApplier {
     scratch?.close();
   }
 
-  #settled(table: Table, name: string, rows: number, created: boolean): Staged {
+  #settled(
+    table: Table,
+    name: string,
+    rows: number,
+    created: boolean,
+    expect?: Expectation,
+  ): Staged {
     return {
       settle: async () => {
         await this.#host.flush();
@@ -132,6 +148,18 @@ export class BatchApplier {
           size = await table.size();
         } catch {
           // Dropped right after the batch: the batch was applied all the same.
+          return { table: name, rows, size, created };
+        }
+        if (expect) {
+          try {
+            this.#ledger.check(table, name, expect, size);
+          } catch (err) {
+            this.#host.log.error("engine did not apply a batch", {
+              table: name,
+              error: (err as Error).message,
+            });
+            throw new IngestError(500, (err as Error).message);
+          }
         }
         return { table: name, rows, size, created };
       },
@@ -191,6 +219,9 @@ function engineData(bytes: Uint8Array): ArrayBuffer {
   return bytes.slice().buffer;
 }
 
+/** How the engine says an allocation failed. */
+const OUT_OF_MEMORY = /bad_alloc|out of memory|Cannot enlarge memory/i;
+
 /** Formats whose failures the engine reports as conversion problems. */
 const CONVERSION = /conversion|coerce|Could not fill|Cannot append|Expected (int|double|bool)/i;
 
@@ -202,6 +233,9 @@ export function engineError(err: unknown): IngestError {
   if (err instanceof IngestError) return err;
   const text = err instanceof Error ? err.message : String(err);
   const detail = text.replace(/^Abort\(\):\s*/, "").trim().split("\n")[0].slice(0, 300);
+  if (OUT_OF_MEMORY.test(detail)) {
+    return new IngestError(507, `the engine ran out of memory applying the batch: ${detail}`);
+  }
   return new IngestError(
     CONVERSION.test(detail) ? 422 : 400,
     `the engine refused the batch: ${detail}`,

@@ -17,6 +17,8 @@ import { EngineSession, installSafeClientMap, type SendFn } from "./session.ts";
 import { type Logger, silentLogger } from "../ops/log.ts";
 import { Conflator } from "./conflate.ts";
 import { SharedViews, type ViewerSession } from "./shared_views.ts";
+import { EngineMemory } from "./memory.ts";
+import { EngineReadError } from "./read_error.ts";
 
 /** What the API reports about a hosted table. */
 export interface TableInfo {
@@ -48,6 +50,8 @@ export interface EngineHostOptions {
   maxUpdateRate?: number;
   /** Viewers opening identical views share one engine view (see `shared_views.ts`). @default true */
   shareViews?: boolean;
+  /** Engine memory budget in bytes (see `memory.ts`). @default DEFAULT_ENGINE_MEMORY */
+  memoryBudget?: number;
 }
 
 /** Owns the engine and everything that talks to it. */
@@ -58,6 +62,8 @@ export class EngineHost {
   readonly client: Client;
   /** Polls the engine on a schedule; see `conflate.ts`. */
   readonly conflator: Conflator;
+  /** The engine's memory budget; work that allocates is admitted through it. */
+  readonly memory: EngineMemory;
   readonly #local: EngineSession;
   readonly #sessions = new Set<EngineSession>();
   /** Every open session, the local and internal ones included: the owners of views. */
@@ -94,12 +100,14 @@ export class EngineHost {
     );
     this.#all.add(this.#local);
     this.client = make_client((req: Uint8Array) => this.#local.handle(req));
+    this.memory = new EngineMemory(this.client);
   }
 
   /** Creates a host with a fresh engine server. */
   static create(options: EngineHostOptions = {}): Promise<EngineHost> {
     const host = new EngineHost(options.log ?? silentLogger, options.maxUpdateRate);
     host.#shareViews = options.shareViews ?? true;
+    if (options.memoryBudget !== undefined) host.memory.budget = options.memoryBudget;
     return Promise.resolve(host);
   }
 
@@ -164,6 +172,11 @@ export class EngineHost {
     return this.#open(send);
   }
 
+  /** The host's logger, for engine-level events seen by its callers. */
+  get log(): Logger {
+    return this.#log;
+  }
+
   /** Number of open remote sessions. */
   get sessionCount(): number {
     return this.#sessions.size;
@@ -216,9 +229,13 @@ export class EngineHost {
       const schema: Schema = {};
       for (const column of columns) schema[column] = types[column];
       return { name, size, schema, index: index ?? null, limit: limit ?? null };
-    } catch {
-      // Dropped between the lookup and the query.
+    } catch (err) {
+      // Dropped between the lookup and the query; a table still listed is
+      // there, and the engine failed to describe it.
       this.#tables.delete(name);
+      if ((await this.tableNames()).includes(name)) {
+        throw new EngineReadError(name, "a description", err);
+      }
       return undefined;
     }
   }

@@ -10,6 +10,7 @@
 import type { EngineHost } from "../engine/host.ts";
 import type { Table } from "../engine/perspective.ts";
 import { BatchApplier } from "../engine/apply.ts";
+import { admitBatch } from "./admit.ts";
 import {
   type Batch,
   type BatchResult,
@@ -127,6 +128,7 @@ export class BatchSink implements Sink {
         // The body went to the validation worker and back.
         batch = valid.batch;
         valid.target = current?.table;
+        using _room = await admitBatch(this.#host.memory, valid);
         try {
           result = await this.#log.append(valid);
         } catch (err) {

@@ -9,6 +9,7 @@
 import { type Counter, type Gauge, type Histogram, Registry } from "./metrics.ts";
 import { Connections } from "./connections.ts";
 import { outboundStats } from "../server/outbound.ts";
+import { engineUsedBytes, memoryStats } from "../engine/memory.ts";
 
 /**
  * Ingest batch formats used as label values (the sink's formats: `columns`
@@ -47,6 +48,8 @@ export interface MetricsHost {
   listTables(): Promise<{ name: string; size: number }[]>;
   /** The engine's in-process client, for its memory figures. */
   readonly client: { system_info(): Promise<{ heap_size?: unknown; used_size?: unknown }> };
+  /** The engine's memory budget, when the host keeps one. */
+  readonly memory?: { readonly budget: number; readonly reserved: number };
   /** The engine's poll scheduler, when it reports each poll. */
   readonly conflator?: {
     observe(fn: (o: { ms: number; productive: boolean; waitedMs: number }) => void): () => void;
@@ -229,12 +232,37 @@ export class ServiceMetrics {
         pollWait.observe(undefined, o.waitedMs / 1000);
       });
     }
+    const budget = r.gauge({
+      name: "perspective_engine_memory_budget_bytes",
+      help: "Engine memory the service lets the engine use (MAX_ENGINE_MEMORY or its default).",
+    });
+    const headroom = r.gauge({
+      name: "perspective_engine_memory_headroom_bytes",
+      help: "Budget left: budget minus used minus reserved, at least 0.",
+    });
+    const refusals = r.counter({
+      name: "perspective_engine_memory_refusals_total",
+      help: "Batches, tables, views and exports refused (507) for want of engine memory.",
+    });
+    const discrepancies = r.counter({
+      name: "perspective_engine_apply_discrepancies_total",
+      help: "Batches the engine resolved without storing them whole (answered 500).",
+    });
     r.collect(async () => {
       const info = await host.client.system_info();
       const heap = Number(info.heap_size);
-      const used = Number(info.used_size);
+      const used = engineUsedBytes(info.used_size);
       if (Number.isFinite(heap)) engine.set({ kind: "heap" }, heap);
       if (Number.isFinite(used)) engine.set({ kind: "used" }, used);
+      refusals.inc(undefined, memoryStats.refusals - refusals.get());
+      discrepancies.inc(undefined, memoryStats.discrepancies - discrepancies.get());
+      if (!host.memory) return;
+      const reserved = host.memory.reserved;
+      engine.set({ kind: "reserved" }, reserved);
+      budget.set(undefined, host.memory.budget);
+      if (Number.isFinite(used)) {
+        headroom.set(undefined, Math.max(0, host.memory.budget - used - reserved));
+      }
     });
   }
 

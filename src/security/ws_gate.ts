@@ -11,6 +11,8 @@ import { HttpError } from "../server/http_error.ts";
 import type { Logger } from "../ops/log.ts";
 import type { Principal, Security } from "./security.ts";
 import { type GuardHost, SessionGuard, type Verdict } from "./session_guard.ts";
+import { withMemoryCheck } from "./memory_gate.ts";
+import type { EngineMemory } from "../engine/memory.ts";
 
 /** Close code for an inbound message over the size limit (RFC 6455 "message too big"). */
 export const CLOSE_MESSAGE_TOO_BIG = 1009;
@@ -36,6 +38,7 @@ export class SocketGate {
   readonly #security: Security;
   readonly #address: string;
   readonly #log: Logger;
+  readonly #memory?: EngineMemory;
   #queue: Promise<void> = Promise.resolve();
   #pending = 0;
   #done = false;
@@ -47,7 +50,9 @@ export class SocketGate {
     guard: SessionGuard,
     address: string,
     log: Logger,
+    memory?: EngineMemory,
   ) {
+    this.#memory = memory;
     this.#security = security;
     this.principal = principal;
     this.guard = guard;
@@ -73,7 +78,8 @@ export class SocketGate {
     }
     // Most verdicts are immediate: with nothing queued, the message reaches
     // the engine in this same turn, as it would with no gate in between.
-    const first = this.#pending === 0 ? this.guard.check(bytes) : undefined;
+    const check = () => withMemoryCheck(bytes, this.#memory, () => this.guard.check(bytes));
+    const first = this.#pending === 0 ? check() : undefined;
     if (first !== undefined && !(first instanceof Promise)) {
       void this.#apply(first, bytes, socket);
       return;
@@ -81,7 +87,7 @@ export class SocketGate {
     this.#pending++;
     this.#queue = this.#queue.then(async () => {
       if (this.#done) return;
-      await this.#apply(await (first ?? this.guard.check(bytes)), bytes, socket);
+      await this.#apply(await (first ?? check()), bytes, socket);
     }).catch((err) => this.#log.warn("websocket gate failed", { error: err }))
       .finally(() => this.#pending--);
   }
@@ -152,7 +158,7 @@ export async function admitUpgrade(
     host: guardHost(host),
     claimed: security.claimed,
   });
-  return new SocketGate(security, principal, guard, remoteAddr, log);
+  return new SocketGate(security, principal, guard, remoteAddr, log, host.memory);
 }
 
 /** Adapts the engine host to what {@linkcode SessionGuard} needs. */

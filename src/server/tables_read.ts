@@ -6,6 +6,7 @@
 
 import type { EngineHost } from "../engine/host.ts";
 import { HttpError } from "./http_error.ts";
+import { asHttp } from "./tables_reply.ts";
 import type { Route } from "./router.ts";
 
 /** Routes that describe hosted tables. */
@@ -26,7 +27,7 @@ export function tableReadRoutes(host: EngineHost): Route[] {
       methods: ["GET"],
       path: "/api/tables/:table",
       handle: async (_req, ctx) => {
-        const info = await host.tableInfo(ctx.params.table);
+        const info = await asHttp(() => host.tableInfo(ctx.params.table));
         if (!info) throw new HttpError(404, `no table named ${JSON.stringify(ctx.params.table)}`);
         return Response.json(info, { headers: { "cache-control": "no-store" } });
       },

@@ -16,6 +16,7 @@ import { parseTableDef, sameDefinition } from "../ingest/table_def.ts";
 import { formatForContentType } from "../ingest/media.ts";
 import { HttpError } from "./http_error.ts";
 import { createTableChecked } from "../engine/apply.ts";
+import { TABLE_CREATE_COST } from "../engine/memory.ts";
 import { asHttp, jsonReply } from "./tables_reply.ts";
 import type { Route } from "./router.ts";
 
@@ -63,6 +64,7 @@ export function tableWriteRoutes(
           }
           return jsonReply(await host.tableInfo(name));
         }
+        using _room = await host.memory.admit(TABLE_CREATE_COST, "a new table");
         await createTableChecked(host, name, { ...def.schema }, {
           ...(def.index !== null ? { index: def.index } : {}),
           ...(def.limit !== null ? { limit: def.limit } : {}),

@@ -1,0 +1,264 @@
+/**
+ * The engine's memory budget. The engine is 32-bit WebAssembly, one linear
+ * memory shared by every `PerspectiveServer` in the process, and near its
+ * ceiling it drops writes without an error (see `bench/memory.ts`). So the
+ * service reads the engine's own figures, keeps its allocations below a
+ * budget, and refuses work that would cross it with a 507.
+ *
+ * The engine's `system_info()` gives `heap_size` (the linear memory's
+ * length, which only grows) and `used_size` (bytes its allocator has handed
+ * out). `used_size` comes from a signed 32-bit counter, so past 2 GiB it
+ * arrives as a huge number (a negative value read as unsigned 64-bit);
+ * {@linkcode engineUsedBytes} undoes that.
+ *
+ * @module
+ */
+
+/** The engine's memory figures, in bytes. */
+export interface EngineMemorySnapshot {
+  /** Length of the engine's linear memory; it grows and never shrinks. */
+  heap: number;
+  /** Bytes the engine's allocator has handed out and not yet freed. */
+  used: number;
+}
+
+/** Where the engine's figures come from: the engine client's `system_info()`. */
+export interface SystemInfoSource {
+  /** The engine's runtime figures. */
+  system_info(): Promise<{ heap_size?: unknown; used_size?: unknown }>;
+}
+
+const GIB = 1024 ** 3;
+const MIB = 1024 ** 2;
+const TWO_32 = 2 ** 32;
+const TWO_64 = 2 ** 64;
+
+/** The 32-bit engine cannot address more than this. */
+export const WASM32_MAX_BYTES = 4 * GIB;
+
+/**
+ * The default budget for the engine's used bytes. The engine starts to drop
+ * writes at about 2.6 GB of used memory (four float64 columns, no index;
+ * other shapes sooner or later, see the README), and a table's columns
+ * double their capacity when they fill, so one more batch can ask for half
+ * the table again: 1.5 GiB leaves that growth room below the drop point.
+ */
+export const DEFAULT_ENGINE_MEMORY = 1.5 * GIB;
+
+/** Share of a cgroup (container) memory limit the engine may use. */
+export const CGROUP_SHARE = 0.5;
+
+/** What a new empty table is assumed to cost (its schema, its first pages). */
+export const TABLE_CREATE_COST = 1 * MIB;
+
+/** What a new view or an export is assumed to cost before its size is known. */
+export const VIEW_COST = 4 * MIB;
+
+/**
+ * The engine's used bytes from its raw `used_size`, undoing the wrap of
+ * its signed 32-bit counter past 2 GiB.
+ *
+ * @param raw `used_size` as the engine reported it (number or bigint).
+ * @returns Bytes in use, or NaN when the value is not a number.
+ */
+export function engineUsedBytes(raw: unknown): number {
+  if (typeof raw === "bigint") return Number(BigInt.asUintN(32, raw));
+  const n = Number(raw);
+  if (!Number.isFinite(n)) return NaN;
+  // A negative 32-bit count read as unsigned 64-bit; exact to within the
+  // float's spacing at 2^64 (4 KiB), which the budget does not notice.
+  if (n >= TWO_32) return TWO_32 - (TWO_64 - n);
+  if (n < 0) return n + TWO_32;
+  return n;
+}
+
+/** Reads the engine's memory figures through its client. */
+export async function readEngineMemory(source: SystemInfoSource): Promise<EngineMemorySnapshot> {
+  const info = await source.system_info();
+  const heap = Number(info.heap_size);
+  const used = engineUsedBytes(info.used_size);
+  return { heap: Number.isFinite(heap) ? heap : 0, used: Number.isFinite(used) ? used : 0 };
+}
+
+/**
+ * A container's memory limit from its cgroup, or undefined when there is
+ * none (no cgroup files, `max`, or no permission to read them).
+ *
+ * @param paths Files to try, cgroup v2 first.
+ */
+export function cgroupMemoryLimit(
+  paths: string[] = [
+    "/sys/fs/cgroup/memory.max",
+    "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+  ],
+): number | undefined {
+  for (const path of paths) {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(path).trim();
+    } catch {
+      continue;
+    }
+    if (!/^\d+$/.test(text)) return undefined;
+    const n = Number(text);
+    // cgroup v1 writes a near-2^63 number for "no limit".
+    return n > 0 && n < 2 ** 60 ? n : undefined;
+  }
+  return undefined;
+}
+
+/** A resolved budget and why it is that. */
+export interface BudgetChoice {
+  /** Bytes of engine memory the service lets the engine use. */
+  budget: number;
+  /** Where it came from. */
+  source: "configured" | "default" | "cgroup";
+}
+
+/**
+ * Chooses the budget: the configured one, else the default; lowered to
+ * {@linkcode CGROUP_SHARE} of a cgroup memory limit when that is lower,
+ * because the process needs room beside the engine (validation, the heap's
+ * unused growth, Arrow copies in flight).
+ */
+export function chooseBudget(configured?: number, cgroupLimit?: number): BudgetChoice {
+  const base = configured ?? DEFAULT_ENGINE_MEMORY;
+  const cap = cgroupLimit !== undefined ? Math.floor(cgroupLimit * CGROUP_SHARE) : Infinity;
+  if (cap < base) return { budget: cap, source: "cgroup" };
+  return { budget: base, source: configured !== undefined ? "configured" : "default" };
+}
+
+/** What is known of a batch before it reaches the engine. */
+export interface BatchCostInput {
+  /** Body format as the engine reads it. */
+  format: string;
+  /** Operation. */
+  op: "update" | "replace" | "remove" | "clear";
+  /** Payload bytes. */
+  bytes: number;
+  /** Rows in the batch. */
+  rows: number;
+}
+
+/**
+ * Engine bytes a batch may need while it is applied, measured on this
+ * engine (`deno task bench:memory`): the engine copies the payload into its
+ * memory, decodes it into a staging table with its own row bookkeeping,
+ * then merges that into the table. Text formats decode to fewer bytes than
+ * they arrive in, Arrow to about as many. Removes and clears allocate next
+ * to nothing.
+ */
+export function estimateBatchCost(b: BatchCostInput): number {
+  if (b.op === "remove" || b.op === "clear") return 0;
+  const perByte = b.format === "arrow" ? 3 : 2;
+  // Row bookkeeping (primary key, operation, row index) per staged row.
+  return Math.ceil(b.bytes * perByte + b.rows * 24);
+}
+
+/** Counts kept for `/metrics`. */
+export const memoryStats = {
+  /** Requests refused for want of engine memory. */
+  refusals: 0,
+  /** Batches after which the engine's tables did not match what was asked. */
+  discrepancies: 0,
+};
+
+/**
+ * Refused for want of engine memory: HTTP 507. The message says what is
+ * used, the budget, and what the operator can do.
+ */
+export class EngineMemoryError extends Error {
+  /** HTTP status: 507 Insufficient Storage. */
+  readonly status = 507;
+
+  /**
+   * @param what The refused work, e.g. "this batch".
+   * @param used Engine bytes in use (and reserved) now.
+   * @param needed Bytes the work was estimated to need.
+   * @param budget The budget.
+   */
+  constructor(
+    what: string,
+    readonly used: number,
+    readonly needed: number,
+    readonly budget: number,
+  ) {
+    super(
+      `the engine has no room for ${what}: it uses ${formatBytes(used)} of its ` +
+        `${formatBytes(budget)} memory budget and this needs about ${formatBytes(needed)} more; ` +
+        "drop or clear tables, give tables a row limit, or raise MAX_ENGINE_MEMORY " +
+        "(or the config file's limits.maxEngineMemory)",
+    );
+    this.name = "EngineMemoryError";
+  }
+}
+
+/** A reservation of engine memory, released when disposed. */
+export interface Reservation extends Disposable {
+  /** Bytes reserved. */
+  readonly bytes: number;
+}
+
+/**
+ * The engine's memory budget. Work that allocates asks {@linkcode admit}
+ * first; concurrent admissions reserve their estimates, so two batches
+ * cannot both take the last of the room.
+ */
+export class EngineMemory {
+  readonly #source: SystemInfoSource;
+  #reserved = 0;
+  /** Bytes of engine memory the service lets the engine use. */
+  budget: number;
+
+  /**
+   * @param source The engine client, for `system_info()`.
+   * @param budget The budget in bytes. @default DEFAULT_ENGINE_MEMORY
+   */
+  constructor(source: SystemInfoSource, budget: number = DEFAULT_ENGINE_MEMORY) {
+    this.#source = source;
+    this.budget = budget;
+  }
+
+  /** Bytes reserved by admitted work that has not finished yet. */
+  get reserved(): number {
+    return this.#reserved;
+  }
+
+  /** The engine's figures now. */
+  read(): Promise<EngineMemorySnapshot> {
+    return readEngineMemory(this.#source);
+  }
+
+  /**
+   * Admits work needing about `bytes` of engine memory, reserving them until
+   * the returned reservation is disposed.
+   *
+   * @param what The work, for the refusal's message.
+   * @throws {EngineMemoryError} when used plus reserved plus `bytes` would pass the budget.
+   */
+  async admit(bytes: number, what: string): Promise<Reservation> {
+    const { used } = await this.read();
+    const taken = used + this.#reserved;
+    if (taken + bytes > this.budget) {
+      memoryStats.refusals++;
+      throw new EngineMemoryError(what, taken, bytes, this.budget);
+    }
+    this.#reserved += bytes;
+    let held = true;
+    return {
+      bytes,
+      [Symbol.dispose]: () => {
+        if (!held) return;
+        held = false;
+        this.#reserved -= bytes;
+      },
+    };
+  }
+}
+
+/** Bytes as a short human figure, e.g. `1.5 GiB`. */
+export function formatBytes(n: number): string {
+  if (n >= GIB) return `${(n / GIB).toFixed(2)} GiB`;
+  if (n >= MIB) return `${(n / MIB).toFixed(1)} MiB`;
+  return `${Math.round(n / 1024)} KiB`;
+}

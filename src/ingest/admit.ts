@@ -1,0 +1,48 @@
+/**
+ * Admission: the step between validation and the batch log that asks the
+ * engine's memory budget for room, so a batch the engine cannot hold is
+ * refused (507) before it is logged, never applied in part, and never
+ * replayed.
+ *
+ * @module
+ */
+
+import {
+  EngineMemory,
+  EngineMemoryError,
+  estimateBatchCost,
+  type Reservation,
+  TABLE_CREATE_COST,
+} from "../engine/memory.ts";
+import { IngestError, type ValidBatch } from "./batch.ts";
+
+/**
+ * Reserves the engine memory a validated batch needs until the returned
+ * reservation is disposed (once the batch is applied or has failed).
+ * Removes and clears free memory, so they always pass.
+ *
+ * @throws {IngestError} 507 when the batch would take the engine past its budget.
+ */
+export async function admitBatch(memory: EngineMemory, valid: ValidBatch): Promise<Reservation> {
+  const { batch } = valid;
+  let bytes = estimateBatchCost({
+    format: valid.format,
+    op: batch.op,
+    bytes: (valid.payload ?? batch.bytes).byteLength,
+    rows: valid.rows,
+  });
+  // A replace is rehearsed on a scratch table in the same engine first.
+  if (batch.op === "replace") bytes *= 2;
+  if (valid.create) bytes += TABLE_CREATE_COST;
+  if (bytes === 0) return { bytes, [Symbol.dispose]: () => {} };
+  try {
+    return await memory.admit(bytes, "this batch");
+  } catch (err) {
+    throw asIngestError(err);
+  }
+}
+
+/** Maps an engine memory refusal to the ingest error the sources answer with. */
+export function asIngestError(err: unknown): unknown {
+  return err instanceof EngineMemoryError ? new IngestError(err.status, err.message) : err;
+}
