@@ -31,6 +31,8 @@ const MAX_ROWS = Number(maxArg ?? 60_000_000);
 const SHAPES: Record<string, { index?: string; make: (offset: number) => Uint8Array }> = {
   // Four float64 columns, no index: the shape of the reported loss.
   "float64x4": { make: (_o) => floats(4) },
+  // One float64 column: the narrowest table.
+  "float64x1": { make: (_o) => floats(1) },
   // Two float64, one int32, one dictionary string of 1,000 values.
   "mixed": { make: (o) => mixed(o) },
   // Four float64 plus an int32 key, indexed on the key (each row new).

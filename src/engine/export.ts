@@ -50,6 +50,7 @@ export async function exportRows(
   using _room = await host.memory.admit(
     VIEW_COST + cells * EXPORT_CELL_BYTES[format],
     `an export of ${cells} cells`,
+    true,
   );
   let view;
   try {

@@ -45,8 +45,26 @@ export const WASM32_MAX_BYTES = 4 * GIB;
  */
 export const DEFAULT_ENGINE_MEMORY = 1.5 * GIB;
 
+/**
+ * Most rows one table may hold. Past 28,273,178 rows a table silently stops
+ * taking rows whatever its columns (measured with one float64 column and
+ * with five columns, indexed or not, at 1.8 to 3.0 GB of engine memory), so
+ * this ceiling leaves room for batches in flight below it.
+ */
+export const DEFAULT_MAX_TABLE_ROWS = 25_000_000;
+
 /** Share of a cgroup (container) memory limit the engine may use. */
 export const CGROUP_SHARE = 0.5;
+
+/**
+ * What reads (views, exports) may use beyond the budget: an eighth of it,
+ * at least 32 MiB. Reads free what they take when they end, and the budget
+ * sits well below the point where the engine fails, so a full budget still
+ * serves reads.
+ */
+export function readAllowance(budget: number): number {
+  return Math.max(budget / 8, 32 * MIB);
+}
 
 /** What a new empty table is assumed to cost (its schema, its first pages). */
 export const TABLE_CREATE_COST = 1 * MIB;
@@ -163,6 +181,36 @@ export const memoryStats = {
   discrepancies: 0,
 };
 
+/** Refused because a table would pass the engine's row ceiling: HTTP 507. */
+export class TableRowsError extends Error {
+  /** HTTP status: 507 Insufficient Storage. */
+  readonly status = 507;
+
+  /**
+   * @param table Table name.
+   * @param rows Rows the table would hold.
+   * @param max The ceiling.
+   */
+  constructor(table: string, rows: number, max: number) {
+    super(
+      `table ${JSON.stringify(table)} would hold ${rows} rows, past the ${max} one table may ` +
+        "hold (the engine silently stops storing rows past about 28.2 million per table); " +
+        "give the table a row limit, clear it, or spread the rows over several tables",
+    );
+    this.name = "TableRowsError";
+  }
+}
+
+/** Rows a batch adds to a table, for the per-table row ceiling. */
+export interface RowsRequest {
+  /** Table name. */
+  table: string;
+  /** The table's size as last reported. */
+  size: number;
+  /** Rows the batch may add. */
+  adding: number;
+}
+
 /**
  * Refused for want of engine memory: HTTP 507. The message says what is
  * used, the budget, and what the operator can do.
@@ -207,8 +255,11 @@ export interface Reservation extends Disposable {
 export class EngineMemory {
   readonly #source: SystemInfoSource;
   #reserved = 0;
+  readonly #rows = new Map<string, number>();
   /** Bytes of engine memory the service lets the engine use. */
   budget: number;
+  /** Most rows one table may hold. @default DEFAULT_MAX_TABLE_ROWS */
+  maxTableRows: number = DEFAULT_MAX_TABLE_ROWS;
 
   /**
    * @param source The engine client, for `system_info()`.
@@ -234,16 +285,35 @@ export class EngineMemory {
    * the returned reservation is disposed.
    *
    * @param what The work, for the refusal's message.
+   * @param read A read (a view, an export) may go {@linkcode readAllowance} past the budget.
+   * @param rows Rows the work adds to a table, checked against {@linkcode maxTableRows}
+   *   together with rows reserved for that table by admitted work not finished yet.
    * @throws {EngineMemoryError} when used plus reserved plus `bytes` would pass the budget.
+   * @throws {TableRowsError} when the table would pass the row ceiling.
    */
-  async admit(bytes: number, what: string): Promise<Reservation> {
+  async admit(
+    bytes: number,
+    what: string,
+    read = false,
+    rows?: RowsRequest,
+  ): Promise<Reservation> {
+    if (rows) {
+      const pending = this.#rows.get(rows.table) ?? 0;
+      const after = rows.size + pending + rows.adding;
+      if (after > this.maxTableRows) {
+        memoryStats.refusals++;
+        throw new TableRowsError(rows.table, after, this.maxTableRows);
+      }
+    }
     const { used } = await this.read();
     const taken = used + this.#reserved;
-    if (taken + bytes > this.budget) {
+    const limit = read ? this.budget + readAllowance(this.budget) : this.budget;
+    if (taken + bytes > limit) {
       memoryStats.refusals++;
       throw new EngineMemoryError(what, taken, bytes, this.budget);
     }
     this.#reserved += bytes;
+    if (rows) this.#rows.set(rows.table, (this.#rows.get(rows.table) ?? 0) + rows.adding);
     let held = true;
     return {
       bytes,
@@ -251,6 +321,10 @@ export class EngineMemory {
         if (!held) return;
         held = false;
         this.#reserved -= bytes;
+        if (!rows) return;
+        const left = (this.#rows.get(rows.table) ?? 0) - rows.adding;
+        if (left > 0) this.#rows.set(rows.table, left);
+        else this.#rows.delete(rows.table);
       },
     };
   }

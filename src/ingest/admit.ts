@@ -13,15 +13,19 @@ import {
   estimateBatchCost,
   type Reservation,
   TABLE_CREATE_COST,
+  TableRowsError,
 } from "../engine/memory.ts";
+import type { Table } from "../engine/perspective.ts";
 import { IngestError, type ValidBatch } from "./batch.ts";
 
 /**
  * Reserves the engine memory a validated batch needs until the returned
  * reservation is disposed (once the batch is applied or has failed).
- * Removes and clears free memory, so they always pass.
+ * Removes and clears free memory, so they always pass. Appends are also
+ * held to the per-table row ceiling, unless the table's row limit is lower.
  *
- * @throws {IngestError} 507 when the batch would take the engine past its budget.
+ * @throws {IngestError} 507 when the batch would take the engine past its
+ *   budget, or the table past the row ceiling.
  */
 export async function admitBatch(memory: EngineMemory, valid: ValidBatch): Promise<Reservation> {
   const { batch } = valid;
@@ -36,7 +40,17 @@ export async function admitBatch(memory: EngineMemory, valid: ValidBatch): Promi
   if (valid.create) bytes += TABLE_CREATE_COST;
   if (bytes === 0) return { bytes, [Symbol.dispose]: () => {} };
   try {
-    return await memory.admit(bytes, "this batch");
+    const limit = (valid.create ?? valid.def)?.limit ?? null;
+    const bounded = limit !== null && limit <= memory.maxTableRows;
+    const rows = bounded ? undefined : {
+      table: batch.table,
+      // A replace starts the table again; an update adds to what is there.
+      size: batch.op === "update" && valid.target
+        ? await (valid.target as Table).size().catch(() => 0)
+        : 0,
+      adding: valid.rows,
+    };
+    return await memory.admit(bytes, "this batch", false, rows);
   } catch (err) {
     throw asIngestError(err);
   }
@@ -44,5 +58,7 @@ export async function admitBatch(memory: EngineMemory, valid: ValidBatch): Promi
 
 /** Maps an engine memory refusal to the ingest error the sources answer with. */
 export function asIngestError(err: unknown): unknown {
-  return err instanceof EngineMemoryError ? new IngestError(err.status, err.message) : err;
+  return err instanceof EngineMemoryError || err instanceof TableRowsError
+    ? new IngestError(err.status, err.message)
+    : err;
 }

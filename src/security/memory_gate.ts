@@ -20,6 +20,16 @@ import type { Verdict } from "./session_guard.ts";
 /** Engine bytes per request byte for requests that carry rows (Arrow or text). */
 const ROWS_COST_PER_BYTE = 3;
 
+/** Requests that read: they may use the budget's read allowance. */
+const READS: ReadonlySet<number> = new Set([
+  Req.TABLE_MAKE_VIEW,
+  Req.VIEW_TO_ARROW,
+  Req.VIEW_TO_CSV,
+  Req.VIEW_TO_COLUMNS_STRING,
+  Req.VIEW_TO_ROWS_STRING,
+  Req.VIEW_TO_NDJSON_STRING,
+]);
+
 /** What a request is assumed to allocate, by `client_req` member; absent: nothing. */
 function costOf(kind: number, bytes: number): number {
   switch (kind) {
@@ -64,19 +74,20 @@ export function withMemoryCheck(
   }
   const cost = costOf(req.kind, bytes.byteLength);
   if (cost === 0) return guard();
-  return checkRoom(memory, cost, req.msgId, req.entityId, guard);
+  return checkRoom(memory, cost, READS.has(req.kind), req.msgId, req.entityId, guard);
 }
 
 async function checkRoom(
   memory: EngineMemory,
   cost: number,
+  read: boolean,
   msgId: number,
   entityId: string,
   guard: () => Verdict | Promise<Verdict>,
 ): Promise<Verdict> {
   try {
     // The engine allocates when it handles the request; the check holds nothing.
-    using _room = await memory.admit(cost, "this request");
+    using _room = await memory.admit(cost, "this request", read);
   } catch (err) {
     if (!(err instanceof EngineMemoryError)) throw err;
     return {
