@@ -6,7 +6,7 @@
  */
 
 import type { EngineHost } from "./host.ts";
-import { VIEW_COST } from "./memory.ts";
+import { viewCost } from "./memory.ts";
 import { EngineReadError } from "./read_error.ts";
 
 /**
@@ -40,16 +40,17 @@ export async function exportRows(
   const table = await host.table(name);
   if (!table) return undefined;
   await host.flush();
-  let cells = 0;
+  let rows = 0, cells = 0;
   try {
-    cells = (await table.size()) * ((await table.columns()) as string[]).length;
+    rows = await table.size();
+    cells = rows * ((await table.columns()) as string[]).length;
   } catch (err) {
     if (!(await host.tableNames()).includes(name)) return undefined;
     throw new EngineReadError(name, "an export", err);
   }
   using _room = await host.memory.admit(
-    VIEW_COST + cells * EXPORT_CELL_BYTES[format],
-    `an export of ${cells} cells`,
+    viewCost(rows) + cells * EXPORT_CELL_BYTES[format],
+    `an export of ${rows} rows`,
     true,
   );
   let view;

@@ -13,12 +13,34 @@ import {
   EngineMemoryError,
   TABLE_CREATE_COST,
   VIEW_COST,
+  viewCost,
 } from "../engine/memory.ts";
 import { decodeRequest, encodeServerError } from "./protocol.ts";
 import type { Verdict } from "./session_guard.ts";
 
 /** Engine bytes per request byte for requests that carry rows (Arrow or text). */
 const ROWS_COST_PER_BYTE = 3;
+
+/** Requests that allocate engine memory. */
+const ALLOCATES: ReadonlySet<number> = new Set([
+  Req.MAKE_TABLE,
+  Req.TABLE_UPDATE,
+  Req.TABLE_REPLACE,
+  Req.TABLE_MAKE_VIEW,
+  Req.VIEW_TO_ARROW,
+  Req.VIEW_TO_CSV,
+  Req.VIEW_TO_COLUMNS_STRING,
+  Req.VIEW_TO_ROWS_STRING,
+  Req.VIEW_TO_NDJSON_STRING,
+]);
+
+/** The budget and what the check needs to know of a table. */
+export interface MemoryGateHost {
+  /** The engine's memory budget. */
+  memory: EngineMemory;
+  /** Rows in a table; 0 when there is no such table. */
+  tableRows(name: string): Promise<number>;
+}
 
 /** Requests that read: they may use the budget's read allowance. */
 const READS: ReadonlySet<number> = new Set([
@@ -30,15 +52,24 @@ const READS: ReadonlySet<number> = new Set([
   Req.VIEW_TO_NDJSON_STRING,
 ]);
 
-/** What a request is assumed to allocate, by `client_req` member; absent: nothing. */
-function costOf(kind: number, bytes: number): number {
+/**
+ * What a request is assumed to allocate, by `client_req` member; absent:
+ * nothing. Exports of an open view cost its output only: the view's own
+ * memory was admitted with it.
+ */
+async function costOf(
+  host: MemoryGateHost,
+  kind: number,
+  entityId: string,
+  bytes: number,
+): Promise<number> {
+  if (kind === Req.TABLE_MAKE_VIEW) return viewCost(await host.tableRows(entityId));
   switch (kind) {
     case Req.MAKE_TABLE:
       return TABLE_CREATE_COST + bytes * ROWS_COST_PER_BYTE;
     case Req.TABLE_UPDATE:
     case Req.TABLE_REPLACE:
       return bytes * ROWS_COST_PER_BYTE;
-    case Req.TABLE_MAKE_VIEW:
     case Req.VIEW_TO_ARROW:
     case Req.VIEW_TO_CSV:
     case Req.VIEW_TO_COLUMNS_STRING:
@@ -61,10 +92,10 @@ function costOf(kind: number, bytes: number): number {
  */
 export function withMemoryCheck(
   bytes: Uint8Array,
-  memory: EngineMemory | undefined,
+  host: MemoryGateHost | undefined,
   guard: () => Verdict | Promise<Verdict>,
 ): Verdict | Promise<Verdict> {
-  if (!memory) return guard();
+  if (!host) return guard();
   let req;
   try {
     req = decodeRequest(bytes);
@@ -72,19 +103,21 @@ export function withMemoryCheck(
     // The guard refuses it as malformed.
     return guard();
   }
-  const cost = costOf(req.kind, bytes.byteLength);
-  if (cost === 0) return guard();
-  return checkRoom(memory, cost, READS.has(req.kind), req.msgId, req.entityId, guard);
+  if (!ALLOCATES.has(req.kind)) return guard();
+  return checkRoom(host, req.kind, bytes.byteLength, req.msgId, req.entityId, guard);
 }
 
 async function checkRoom(
-  memory: EngineMemory,
-  cost: number,
-  read: boolean,
+  host: MemoryGateHost,
+  kind: number,
+  bytes: number,
   msgId: number,
   entityId: string,
   guard: () => Verdict | Promise<Verdict>,
 ): Promise<Verdict> {
+  const cost = await costOf(host, kind, entityId, bytes);
+  const read = READS.has(kind);
+  const memory = host.memory;
   try {
     // The engine allocates when it handles the request; the check holds nothing.
     using _room = await memory.admit(cost, "this request", read);

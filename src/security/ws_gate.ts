@@ -11,8 +11,7 @@ import { HttpError } from "../server/http_error.ts";
 import type { Logger } from "../ops/log.ts";
 import type { Principal, Security } from "./security.ts";
 import { type GuardHost, SessionGuard, type Verdict } from "./session_guard.ts";
-import { withMemoryCheck } from "./memory_gate.ts";
-import type { EngineMemory } from "../engine/memory.ts";
+import { type MemoryGateHost, withMemoryCheck } from "./memory_gate.ts";
 
 /** Close code for an inbound message over the size limit (RFC 6455 "message too big"). */
 export const CLOSE_MESSAGE_TOO_BIG = 1009;
@@ -38,7 +37,7 @@ export class SocketGate {
   readonly #security: Security;
   readonly #address: string;
   readonly #log: Logger;
-  readonly #memory?: EngineMemory;
+  readonly #memory?: MemoryGateHost;
   #queue: Promise<void> = Promise.resolve();
   #pending = 0;
   #done = false;
@@ -50,7 +49,7 @@ export class SocketGate {
     guard: SessionGuard,
     address: string,
     log: Logger,
-    memory?: EngineMemory,
+    memory?: MemoryGateHost,
   ) {
     this.#memory = memory;
     this.#security = security;
@@ -158,7 +157,10 @@ export async function admitUpgrade(
     host: guardHost(host),
     claimed: security.claimed,
   });
-  return new SocketGate(security, principal, guard, remoteAddr, log, host.memory);
+  return new SocketGate(security, principal, guard, remoteAddr, log, {
+    memory: host.memory,
+    tableRows: async (name) => (await (await host.table(name))?.size().catch(() => 0)) ?? 0,
+  });
 }
 
 /** Adapts the engine host to what {@linkcode SessionGuard} needs. */
