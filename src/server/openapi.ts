@@ -51,6 +51,8 @@ const batchErrors = {
   415: err("Unknown media type or content coding"),
   422: err("The batch does not fit the table's schema"),
   429: err("Too many requests; see Retry-After"),
+  500: err("The engine did not store the whole batch; not acknowledged"),
+  507: err("No room: the engine memory budget or the table's row ceiling"),
 };
 const rowsResult = {
   content: { "application/json": { schema: { $ref: "#/components/schemas/BatchResult" } } },
@@ -140,6 +142,7 @@ export const OPENAPI = {
             content: { "application/json": { schema: { $ref: "#/components/schemas/TableInfo" } } },
           },
           404: err("No such table"),
+          503: err("The engine could not describe the table"),
         },
       },
       put: {
@@ -155,6 +158,7 @@ export const OPENAPI = {
           200: { description: "Already exists with the same definition" },
           400: err("Bad definition"),
           409: err("Exists with a different definition"),
+          507: err("No room in the engine memory budget"),
         },
       },
       delete: {
@@ -184,6 +188,8 @@ export const OPENAPI = {
           },
           404: err("No such table"),
           406: err("No acceptable format"),
+          503: err("The engine could not make the export"),
+          507: err("No room in the engine memory budget for the export"),
         },
       },
       post: {
