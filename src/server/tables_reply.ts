@@ -4,7 +4,7 @@
  * @module
  */
 
-import { IngestError } from "../ingest/batch.ts";
+import { StatusError } from "../engine/batch_types.ts";
 import { DefinitionError } from "../ingest/table_def.ts";
 import { HttpError } from "./http_error.ts";
 
@@ -13,7 +13,7 @@ export async function asHttp<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof IngestError) throw new HttpError(err.status, err.message);
+    if (err instanceof StatusError) throw new HttpError(err.status, err.message, err.headers);
     if (err instanceof DefinitionError) throw new HttpError(400, err.message);
     throw err;
   }
