@@ -16,6 +16,7 @@
 import type { BatchResult } from "../engine/batch_types.ts";
 import type { BatchApplier } from "../engine/apply.ts";
 import type { EngineHost } from "../engine/host.ts";
+import { LogState } from "./state.ts";
 import { type Change, changeTable, encodeRecord, isStructural, type LogRecord } from "./record.ts";
 import type { Frame } from "./segments.ts";
 
@@ -97,12 +98,10 @@ export interface OrderedLogOptions {
 /** A batch log with an optional store; see the module documentation. */
 export class OrderedLog implements BatchLog {
   readonly #host: EngineHost;
-  readonly #applier: BatchApplier;
   readonly #options: OrderedLogOptions;
   readonly #queue: Entry[] = [];
   readonly #structural = new Map<string, Promise<void>>();
-  readonly #durable = new Set<string>();
-  readonly #meta = new Map<string, unknown>();
+  readonly #state: LogState;
   #seq: number;
   #applied: number;
   #pumping = false;
@@ -118,7 +117,7 @@ export class OrderedLog implements BatchLog {
    */
   constructor(host: EngineHost, applier: BatchApplier, options: OrderedLogOptions = {}) {
     this.#host = host;
-    this.#applier = applier;
+    this.#state = new LogState(host, applier);
     this.#options = options;
     this.#seq = options.lastSeq ?? 0;
     this.#applied = this.#seq;
@@ -136,27 +135,27 @@ export class OrderedLog implements BatchLog {
 
   /** Names of the durable tables. */
   get durableTables(): string[] {
-    return [...this.#durable];
+    return this.#state.durableTables;
   }
 
   /** Every saved setting. */
   get metaEntries(): [string, unknown][] {
-    return [...this.#meta];
+    return this.#state.metaEntries;
   }
 
   /** See {@linkcode BatchLog.isDurable}. */
   isDurable(table: string): boolean {
-    return this.#durable.has(table);
+    return this.#state.isDurable(table);
   }
 
   /** See {@linkcode BatchLog.meta}. */
   meta(key: string): unknown {
-    return this.#meta.get(key);
+    return this.#state.meta(key);
   }
 
   /** See {@linkcode BatchLog.metaKeys}. */
   metaKeys(prefix: string): string[] {
-    return [...this.#meta.keys()].filter((k) => k.startsWith(prefix)).sort();
+    return this.#state.metaKeys(prefix);
   }
 
   /** See {@linkcode BatchLog.append}. */
@@ -208,7 +207,7 @@ export class OrderedLog implements BatchLog {
   async replay(record: LogRecord): Promise<Error | undefined> {
     this.#seq = Math.max(this.#seq, record.seq);
     try {
-      const staged = await this.#apply(record.change);
+      const staged = await this.#state.apply(record.change);
       staged?.settled.catch(() => {});
       return undefined;
     } catch (err) {
@@ -220,8 +219,7 @@ export class OrderedLog implements BatchLog {
 
   /** Marks tables restored from a snapshot as durable, and sets saved settings. */
   restored(tables: string[], meta: [string, unknown][], seq: number): void {
-    for (const t of tables) this.#durable.add(t);
-    for (const [k, v] of meta) this.#meta.set(k, v);
+    this.#state.restored(tables, meta);
     this.#seq = Math.max(this.#seq, seq);
     this.#applied = Math.max(this.#applied, seq);
   }
@@ -237,7 +235,7 @@ export class OrderedLog implements BatchLog {
     if (change.type === "meta" || change.type === "create") return true;
     if (change.type === "batch" && change.batch.create) return true;
     // Batches to, and drops of, tables the log did not create stay out of it.
-    return table !== undefined && this.#durable.has(table);
+    return table !== undefined && this.#state.isDurable(table);
   }
 
   #track(p: Promise<unknown>): void {
@@ -305,7 +303,7 @@ export class OrderedLog implements BatchLog {
   async #applyGroup(group: Entry[]): Promise<void> {
     for (const e of group) {
       try {
-        const staged = await this.#apply(e.change);
+        const staged = await this.#state.apply(e.change);
         if (e.persist) this.#applied = e.seq;
         const position = e.persist ? String(e.seq) : "";
         if (staged) {
@@ -322,29 +320,6 @@ export class OrderedLog implements BatchLog {
           this.#options.onApplied?.({ seq: e.seq, change: e.change }, e.body?.byteLength ?? 0);
         }
       }
-    }
-  }
-
-  /** Applies one change; batches return their settling promise. */
-  async #apply(change: Change): Promise<{ settled: Promise<BatchResult> } | undefined> {
-    switch (change.type) {
-      case "batch": {
-        const staged = await this.#applier.stage(change.batch);
-        if (change.batch.create) this.#durable.add(change.batch.table);
-        return { settled: staged.settle() };
-      }
-      case "create":
-        await this.#applier.create(change.table, change.def);
-        this.#durable.add(change.table);
-        return undefined;
-      case "drop":
-        this.#durable.delete(change.table);
-        await this.#host.dropTable(change.table);
-        return undefined;
-      case "meta":
-        if (change.value === null) this.#meta.delete(change.key);
-        else this.#meta.set(change.key, change.value);
-        return undefined;
     }
   }
 }
