@@ -5,7 +5,8 @@ import { ENV_VARS, readEnvConfig } from "../../src/config/env.ts";
 import { readConfigFile } from "../../src/config/file.ts";
 import { readSecurityConfig, SECURITY_ENV_VARS } from "../../src/security/mod.ts";
 import { OPS_PATHS } from "../../src/ops/routes.ts";
-import { envOf, execForm, healthcheckOf, only, parseDockerfile, splitTask } from "./dockerfile.ts";
+import { envOf, execForm, healthcheckOf, only, parseDockerfile } from "./dockerfile.ts";
+import { startCommand } from "../support/start_command.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const read = (path: string) => Deno.readTextFileSync(new URL(path, ROOT));
@@ -37,11 +38,12 @@ const RUNTIME_VARIABLES = new Set(["DENO_DIR", "DENO_NO_UPDATE_CHECK"]);
 
 const dockerfile = parseDockerfile(read("deploy/Dockerfile"));
 const imageEnv = envOf(dockerfile);
-const startTask = JSON.parse(read("deno.json")).tasks.start as string;
 
 Deno.test("the Dockerfile runs `deno task start`'s exact command and permissions", () => {
   const cmd = execForm(only(dockerfile, "CMD"));
-  assert.deepEqual(cmd, splitTask(startTask));
+  // The image's data directory is `deno task start`'s default, ./data under /app.
+  assert.equal(imageEnv.DATA_DIR, "./data");
+  assert.deepEqual(cmd, startCommand("./data"));
   assert.ok(!cmd.some((a) => a === "-A" || a === "--allow-all"), "scoped permissions, not -A");
   assert.ok(cmd.includes("main.ts"));
 });
@@ -50,7 +52,11 @@ Deno.test("the Dockerfile builds from the pinned Deno image with a frozen instal
   assert.equal(only(dockerfile, "FROM"), "denoland/deno:2.9.6");
   const runs = dockerfile.filter((i) => i.name === "RUN").map((i) => i.args);
   assert.ok(runs.length > 0);
-  for (const run of runs) assert.match(run, /^deno install --frozen\b/);
+  for (const run of runs) {
+    // Dependencies, and the data directory the runtime user owns (a volume's mount point).
+    assert.match(run, /^(deno install --frozen\b|mkdir -p data && chown deno:deno data$)/);
+  }
+  assert.equal(only(dockerfile, "VOLUME"), '["/app/data"]');
   const user = only(dockerfile, "USER");
   assert.ok(!["root", "0", "0:0"].includes(user), `USER ${user}`);
   assert.equal(only(dockerfile, "WORKDIR"), APP);
