@@ -8,8 +8,11 @@ import { ConfigError, readEnvConfig } from "./src/config/env.ts";
 import { startService } from "./src/service.ts";
 import { createLogger } from "./src/ops/log.ts";
 import { handleSignals } from "./src/ops/shutdown.ts";
+import { watchParent } from "./src/ops/parent_watch.ts";
 import { checkBinding, readSecurityConfig, type SecuritySection } from "./src/security/mod.ts";
 import { configPath, readConfigFile } from "./src/config/file.ts";
+import { DataDirError } from "./src/storage/durable.ts";
+import { CorruptSegmentError } from "./src/storage/segments.ts";
 
 if (import.meta.main) {
   let config, security, file;
@@ -30,12 +33,29 @@ if (import.meta.main) {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const service = await startService({ ...config, log, security, config: file }).catch((err) => {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(`configuration error: ${err.message}`);
-    Deno.exit(2);
+  const service = await startService({
+    ...config,
+    log,
+    security,
+    config: file,
+    onRecoveryProgress: (p) =>
+      console.log(`recovering tables: ${p.percent}% (${p.records} records, ${p.rows} rows)`),
+  }).catch((err) => {
+    if (err instanceof ConfigError) {
+      console.error(`configuration error: ${err.message}`);
+      Deno.exit(2);
+    }
+    if (err instanceof DataDirError || err instanceof CorruptSegmentError) {
+      console.error(`storage error: ${err.message}`);
+      Deno.exit(3);
+    }
+    throw err;
   });
-  log.info("listening", { url: service.url, demo: config.demo });
+  log.info("listening", {
+    url: service.url,
+    demo: config.demo,
+    dataDir: service.storage?.path ?? "(memory only)",
+  });
   console.log(`Perspective server ready: open ${service.url}`);
   if (security.tokens.length === 0) {
     console.error(
@@ -44,4 +64,11 @@ if (import.meta.main) {
     );
   }
   handleSignals({ drain: () => service.drain(), log });
+  // Set by `deno task start`: a task runner killed outright leaves no one to stop the service.
+  if (Deno.env.get("EXIT_WITH_PARENT") === "1") {
+    watchParent(() => {
+      log.error("the process that started the service is gone; exiting");
+      Deno.exit(1);
+    });
+  }
 }

@@ -20,6 +20,10 @@ import { limits as ingestLimits } from "./ingest/limits.ts";
 import type { FileConfig } from "./config/file.ts";
 import { createConfiguredTables, startConfiguredSources } from "./ingest/startup.ts";
 import type { RunningSources } from "./ingest/source_runner.ts";
+import { BatchApplier } from "./engine/apply.ts";
+import { StatusError } from "./engine/batch_types.ts";
+import { type DataDir, openDataDir } from "./storage/durable.ts";
+import type { BatchLog } from "./storage/log.ts";
 
 /** A running service. */
 export interface Service {
@@ -35,6 +39,8 @@ export interface Service {
   metrics: ServiceMetrics;
   /** Where every ingest source's batches go; `listen()` to count them. */
   sink: BatchSink;
+  /** The data directory, when tables are durable. */
+  storage?: DataDir;
   /**
    * Drains: not ready, stop accepting, close WebSockets with 1001, finish
    * in-flight requests, stop the engine. Bounded by `timeoutMs`.
@@ -61,6 +67,8 @@ export interface ServiceOptions extends Partial<EnvConfig> {
   security?: SecurityConfig;
   /** The config file: tables, sources, ingest limits. */
   config?: FileConfig;
+  /** Recovery progress, for a console. */
+  onRecoveryProgress?: (p: { records: number; rows: number; percent: number }) => void;
 }
 
 /** Starts the service and resolves once it listens. */
@@ -82,31 +90,26 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     memoryBudget: memory.budget,
   });
   const stop = new AbortController();
-  if (options.demo ?? true) await startDemo(host, { signal: stop.signal });
   const basePath = options.basePath ?? "";
   const metrics = options.handler?.metrics ?? new ServiceMetrics();
   metrics.watchHost(host);
   const readiness = options.handler?.readiness ?? new Readiness(host);
   const inflight = options.handler?.inflight ?? new InFlight();
+  const applier = new BatchApplier(host);
+  const dataDir = options.dataDir ?? "";
+  // Until recovery is done, writes are refused (503) and /readyz says why.
+  const recovering = dataDir !== "" ? recoveringLog() : undefined;
   const sink = options.handler?.sink ?? new BatchSink(host, {
     autoCreate: options.config?.autoCreate,
     limits: { ...ingestLimits, ...options.config?.limits },
+    applier,
+    log: recovering,
   });
-  let sources: RunningSources | undefined;
-  try {
-    if (options.config) {
-      await createConfiguredTables(options.config, host, sink);
-      readiness.expectTables(options.config.tables.map((t) => t.name));
-      sources = await startConfiguredSources(options.config, sink, log);
-      metrics.watchSources(sources);
-    }
-  } catch (err) {
-    // Bad configuration: nothing of the half-started service may linger.
-    stop.abort();
-    await sink.close();
-    host.close();
-    throw err;
-  }
+  let storage: DataDir | undefined;
+  readiness.addCheck(
+    "storage",
+    () => recovering && !storage ? { ok: false, detail: "recovering tables" } : { ok: true },
+  );
   sink.listen((e) =>
     metrics.observeIngest({
       format: e.format,
@@ -132,6 +135,59 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     port: options.port ?? 8080,
     onListen: () => {},
   }, handler);
+  let sources: RunningSources | undefined;
+  try {
+    if (recovering) {
+      storage = await openDataDir(host, applier, {
+        dataDir,
+        sync: options.walSync,
+        checkpoint: {
+          bytes: options.checkpointBytes,
+          ageMs: options.checkpointSeconds === undefined
+            ? undefined
+            : options.checkpointSeconds * 1000,
+        },
+        logger: log,
+        onProgress: (p) => {
+          log.info("recovering", { ...p });
+          options.onRecoveryProgress?.(p);
+        },
+      });
+      const r = storage.recovery;
+      log.info("recovered", {
+        dataDir: storage.path,
+        tables: storage.log.durableTables.length,
+        checkpoint: r.checkpoint?.seq ?? 0,
+        records: r.records,
+        rows: r.rows,
+        ms: Math.round(r.ms),
+      });
+      sink.useLog(storage.log);
+      metrics.watchStorage(storage);
+    }
+    if (options.demo ?? true) {
+      if (storage?.log.isDurable("demo")) {
+        log.warn("a durable table is named demo; the demo does not stream into it");
+      } else {
+        await startDemo(host, { signal: stop.signal });
+      }
+    }
+    if (options.config) {
+      await createConfiguredTables(options.config, sink);
+      readiness.expectTables(options.config.tables.map((t) => t.name));
+      sources = await startConfiguredSources(options.config, sink, log);
+      metrics.watchSources(sources);
+    }
+  } catch (err) {
+    // Bad configuration or an unusable data directory: nothing of the
+    // half-started service may linger.
+    stop.abort();
+    await server.shutdown();
+    await sink.close();
+    await storage?.close();
+    host.close();
+    throw err;
+  }
   readiness.markSourcesStarted();
   const drainMs = (options.drainSeconds ?? DEFAULT_DRAIN_SECONDS) * 1000;
   let draining: Promise<DrainResult> | undefined;
@@ -148,9 +204,10 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
         idle: () => inflight.idle(),
         inflight: () => inflight.count,
         lastWrite: () => inflight.lastWrite,
-        stopEngine: () => {
+        stopEngine: async () => {
           stop.abort();
-          void sink.close();
+          await sink.close();
+          await storage?.close();
           host.close();
         },
       },
@@ -166,9 +223,28 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     readiness,
     metrics,
     sink,
+    storage,
     drain: drainOnce,
     async close() {
       await drainOnce();
     },
+  };
+}
+
+/** The log a durable service starts with: writes wait for recovery. */
+function recoveringLog(): BatchLog {
+  const refuse = () =>
+    Promise.reject(
+      new StatusError(503, "the service is recovering its tables; retry shortly", {
+        "retry-after": "1",
+      }),
+    );
+  return {
+    append: refuse,
+    position: "0",
+    isDurable: () => false,
+    meta: () => undefined,
+    metaKeys: () => [],
+    close: () => Promise.resolve(),
   };
 }

@@ -27,6 +27,22 @@ export interface EnvConfig {
   shareViews: boolean;
   /** Engine memory budget in bytes (`MAX_ENGINE_MEMORY`); unset means the default. */
   maxEngineMemory?: number;
+  /**
+   * Where durable tables live; empty keeps everything in memory only.
+   * `DATA_DIR`. @default "./data"
+   */
+  dataDir: string;
+  /**
+   * `group`: a batch is acknowledged once its record is synced (one
+   * `fdatasync` for every record waiting); `none`: once written, leaving the
+   * sync to the OS (a crash of the machine, not of the process, can lose
+   * acknowledged batches). `WAL_SYNC`. @default "group"
+   */
+  walSync: "group" | "none";
+  /** Log bytes after which a checkpoint is taken. `CHECKPOINT_MB` × 2^20. @default 256 MiB */
+  checkpointBytes: number;
+  /** Seconds after a change by which a checkpoint is taken. `CHECKPOINT_SECONDS`. @default 300 */
+  checkpointSeconds: number;
 }
 
 /** Thrown for a bad setting; the message names the variable. */
@@ -49,6 +65,10 @@ export const ENV_VARS = [
   "MAX_UPDATE_RATE",
   "SHARE_VIEWS",
   "MAX_ENGINE_MEMORY",
+  "DATA_DIR",
+  "WAL_SYNC",
+  "CHECKPOINT_MB",
+  "CHECKPOINT_SECONDS",
 ] as const;
 
 /**
@@ -68,7 +88,35 @@ export function readEnvConfig(env: (name: string) => string | undefined): EnvCon
     maxUpdateRate: parseMaxUpdateRate(env("MAX_UPDATE_RATE")),
     shareViews: parseBool("SHARE_VIEWS", env("SHARE_VIEWS"), true),
     maxEngineMemory: parseEngineMemory("MAX_ENGINE_MEMORY", env("MAX_ENGINE_MEMORY")),
+    dataDir: env("DATA_DIR") ?? "./data",
+    walSync: parseWalSync(env("WAL_SYNC")),
+    checkpointBytes: parseNumber("CHECKPOINT_MB", env("CHECKPOINT_MB"), 256, 1, 1 << 20) *
+      1024 * 1024,
+    checkpointSeconds: parseNumber("CHECKPOINT_SECONDS", env("CHECKPOINT_SECONDS"), 300, 1, 86400),
   };
+}
+
+function parseWalSync(raw: string | undefined): "group" | "none" {
+  if (raw === undefined || raw === "") return "group";
+  if (raw !== "group" && raw !== "none") {
+    throw new ConfigError("WAL_SYNC", `expected group or none, got ${raw}`);
+  }
+  return raw;
+}
+
+function parseNumber(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || n < min || n > max) {
+    throw new ConfigError(name, `expected a number from ${min} to ${max}, got ${raw}`);
+  }
+  return n;
 }
 
 function parseHost(raw: string | undefined): string {

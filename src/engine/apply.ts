@@ -1,22 +1,18 @@
 /**
- * Applies validated batches to the engine through the {@linkcode EngineHost},
- * in two steps: {@linkcode BatchApplier.stage} hands the batch to the engine
- * (the step that fixes its order), and the returned `settle` waits until
- * the engine has processed it, so the reported size is real. Batches for
- * one table must be staged one at a time; settling may overlap.
+ * Applies batches to the engine through the {@linkcode EngineHost}, in two
+ * steps: {@linkcode BatchApplier.stage} hands the batch to the engine (the
+ * step that fixes its order), and the returned `settle` waits until the
+ * engine has processed it, so the reported size is real. Batches for one
+ * table must be staged one at a time; settling may overlap. Batches come
+ * from validation or from a log's replay alike, by table name.
  *
  * @module
  */
 
 import { EngineHost } from "./host.ts";
-import { type Expectation, SizeLedger } from "./verify.ts";
+import { type Expectation, SizeLedger, type TableState } from "./verify.ts";
 import type { Table } from "./perspective.ts";
-import {
-  type BatchResult,
-  IngestError,
-  StaleBatchError,
-  type ValidBatch,
-} from "../ingest/batch.ts";
+import { type BatchResult, type EngineBatch, StatusError, type TableDef } from "./batch_types.ts";
 
 type UpdateOptions = Parameters<Table["update"]>[1];
 
@@ -34,7 +30,7 @@ export interface Staged {
  * dropped table itself, unlisted. That table is deleted for good if no view
  * holds it any longer; otherwise the create is refused with 409.
  *
- * @throws {IngestError} 409 in that case.
+ * @throws {StatusError} 409 in that case.
  */
 export async function createTableChecked(
   host: EngineHost,
@@ -45,7 +41,7 @@ export async function createTableChecked(
   const table = await host.createTable(name, init, options);
   if ((await host.tableNames()).includes(name)) return table;
   if (!(await host.purgeDropped(name, table))) {
-    throw new IngestError(
+    throw new StatusError(
       409,
       `table ${JSON.stringify(name)} was dropped while a view still holds it; ` +
         "its name is free once that view is closed",
@@ -67,49 +63,47 @@ export class BatchApplier {
   }
 
   /**
-   * Hands one validated batch to the engine.
+   * Hands one batch to the engine, creating its table first when the batch
+   * says so.
    *
-   * @throws {StaleBatchError} when the table is not the one validated against.
-   * @throws {IngestError} when the engine refuses the batch; the table is unchanged.
+   * @throws {StatusError} when the engine refuses the batch (the table is
+   *   unchanged), 404 when the table is missing, 409 when a create finds it.
    */
-  async stage(valid: ValidBatch): Promise<Staged> {
-    const { batch } = valid;
+  async stage(batch: EngineBatch): Promise<Staged> {
     const name = batch.table;
     let table = await this.#host.table(name);
-    if (valid.create ? table !== undefined : table === undefined || table !== valid.target) {
-      throw new StaleBatchError(name);
+    if (batch.create && table) {
+      throw new StatusError(409, `table ${JSON.stringify(name)} exists already`);
+    }
+    if (!batch.create && !table) {
+      throw new StatusError(404, `no table named ${JSON.stringify(name)}`);
     }
     let created = false;
-    if (valid.create) {
-      table = await this.#create(name, valid);
+    if (batch.create) {
+      table = await this.#create(name, batch.create, batch.data);
       created = true;
-      if (Object.keys(valid.create.schema).length === 0) {
-        return this.#settled(table, name, valid.rows, created);
+      if (Object.keys(batch.create.schema).length === 0) {
+        return this.#settled(table, name, batch.rows, created);
       }
     }
     const live = table!;
-    const data = engineData(valid.payload ?? batch.bytes);
-    const options = { format: valid.format } as UpdateOptions;
-    let rows = valid.rows;
+    const data = engineData(batch.data);
+    const options = { format: batch.format } as UpdateOptions;
+    let rows = batch.rows;
     let expect: Expectation | undefined;
-    const def = valid.create ?? valid.def;
     if (batch.op !== "update") this.#ledger.reset(live);
-    else if (def && def.index === null) {
-      expect = await this.#ledger.append(live, rows, def.limit, () => this.#size(live));
-    }
+    else expect = await this.#ledger.append(live, rows, () => this.#describe(live));
     try {
       switch (batch.op) {
         case "update":
           await live.update(data, options);
           break;
         case "replace":
-          // A failed engine replace leaves the table empty, so it is rehearsed first.
-          await this.#rehearse(valid, data);
           await live.replace(data, options);
           break;
         case "remove": {
           const before = await this.#size(live);
-          await live.remove(valid.keys ?? []);
+          await live.remove(JSON.parse(new TextDecoder().decode(batch.data)));
           rows = before - await this.#size(live);
           break;
         }
@@ -125,6 +119,30 @@ export class BatchApplier {
       throw engineError(err);
     }
     return this.#settled(live, name, rows, created, expect);
+  }
+
+  /**
+   * Creates an empty table.
+   *
+   * @throws {StatusError} 409 when the name is taken, 400 when the engine refuses.
+   */
+  async create(name: string, def: TableDef): Promise<void> {
+    await this.#create(name, def, new Uint8Array(0));
+  }
+
+  /**
+   * Rehearses a replace on a private engine: a failed engine replace leaves
+   * the table empty, so a replace is tried where it can do no harm before
+   * it is logged and applied.
+   *
+   * @throws {StatusError} when the engine refuses it.
+   */
+  async rehearse(batch: EngineBatch, def: TableDef): Promise<void> {
+    try {
+      await this.#rehearse(batch, def, engineData(batch.data));
+    } catch (err) {
+      throw engineError(err);
+    }
   }
 
   /** Stops the private engine used for rehearsals. */
@@ -158,7 +176,7 @@ export class BatchApplier {
               table: name,
               error: (err as Error).message,
             });
-            throw new IngestError(500, (err as Error).message);
+            throw err;
           }
         }
         return { table: name, rows, size, created };
@@ -166,13 +184,18 @@ export class BatchApplier {
     };
   }
 
+  async #describe(table: Table): Promise<TableState> {
+    const size = await this.#size(table);
+    const [index, limit] = await Promise.all([table.get_index(), table.get_limit()]);
+    return { size, index: index ?? null, limit: limit ?? null };
+  }
+
   async #size(table: Table): Promise<number> {
     await this.#host.flush();
     return await table.size();
   }
 
-  async #create(name: string, valid: ValidBatch): Promise<Table> {
-    const def = valid.create!;
+  async #create(name: string, def: TableDef, data: Uint8Array): Promise<Table> {
     const options = {
       ...(def.index !== null ? { index: def.index } : {}),
       ...(def.limit !== null ? { limit: def.limit } : {}),
@@ -180,7 +203,7 @@ export class BatchApplier {
     try {
       if (Object.keys(def.schema).length === 0) {
         // CSV: the engine infers the schema and loads the rows in one step.
-        const text = new TextDecoder().decode(valid.batch.bytes);
+        const text = new TextDecoder().decode(data);
         return await createTableChecked(this.#host, name, text, options);
       }
       return await createTableChecked(this.#host, name, { ...def.schema }, options);
@@ -189,9 +212,7 @@ export class BatchApplier {
     }
   }
 
-  async #rehearse(valid: ValidBatch, data: ArrayBuffer): Promise<void> {
-    const def = valid.def;
-    if (!def) return;
+  async #rehearse(batch: EngineBatch, def: TableDef, data: ArrayBuffer): Promise<void> {
     this.#scratch ??= EngineHost.create();
     const scratch = await this.#scratch;
     const name = `rehearsal-${++this.#rehearsals}`;
@@ -203,7 +224,7 @@ export class BatchApplier {
     try {
       // The same call as the real one: the engine reads Arrow for a replace
       // differently from an update, so an update could pass where it fails.
-      await table.replace(data.slice(0), { format: valid.format } as UpdateOptions);
+      await table.replace(data.slice(0), { format: batch.format } as UpdateOptions);
       await scratch.flush();
     } finally {
       await table.delete().catch(() => {});
@@ -229,14 +250,14 @@ const CONVERSION = /conversion|coerce|Could not fill|Cannot append|Expected (int
  * Maps an engine error to a client error: conversion failures are 422,
  * anything else it could not read is 400.
  */
-export function engineError(err: unknown): IngestError {
-  if (err instanceof IngestError) return err;
+export function engineError(err: unknown): StatusError {
+  if (err instanceof StatusError) return err;
   const text = err instanceof Error ? err.message : String(err);
   const detail = text.replace(/^Abort\(\):\s*/, "").trim().split("\n")[0].slice(0, 300);
   if (OUT_OF_MEMORY.test(detail)) {
-    return new IngestError(507, `the engine ran out of memory applying the batch: ${detail}`);
+    return new StatusError(507, `the engine ran out of memory applying the batch: ${detail}`);
   }
-  return new IngestError(
+  return new StatusError(
     CONVERSION.test(detail) ? 422 : 400,
     `the engine refused the batch: ${detail}`,
   );

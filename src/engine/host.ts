@@ -204,6 +204,15 @@ export class EngineHost {
     return table;
   }
 
+  /**
+   * The handle {@linkcode EngineHost.table} last returned for `name`, without
+   * asking the engine: a log compares it with the handle a batch was
+   * validated against, in the same turn as it orders the batch.
+   */
+  peekTable(name: string): Table | undefined {
+    return this.#tables.get(name);
+  }
+
   /** Drops the cached handle once its table is deleted, unless a new table took the name. */
   #forgetOnDelete(name: string, table: Table): void {
     void table.on_delete(() => {

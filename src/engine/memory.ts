@@ -14,6 +14,8 @@
  * @module
  */
 
+import { StatusError } from "./batch_types.ts";
+
 /** The engine's memory figures, in bytes. */
 export interface EngineMemorySnapshot {
   /** Length of the engine's linear memory; it grows and never shrinks. */
@@ -194,10 +196,7 @@ export const memoryStats = {
 };
 
 /** Refused because a table would pass the engine's row ceiling: HTTP 507. */
-export class TableRowsError extends Error {
-  /** HTTP status: 507 Insufficient Storage. */
-  readonly status = 507;
-
+export class TableRowsError extends StatusError {
   /**
    * @param table Table name.
    * @param rows Rows the table would hold.
@@ -205,6 +204,7 @@ export class TableRowsError extends Error {
    */
   constructor(table: string, rows: number, max: number) {
     super(
+      507,
       `table ${JSON.stringify(table)} would hold ${rows} rows, past the ${max} one table may ` +
         "hold (the engine silently stops storing rows past about 28.2 million per table); " +
         "give the table a row limit, clear it, or spread the rows over several tables",
@@ -227,10 +227,7 @@ export interface RowsRequest {
  * Refused for want of engine memory: HTTP 507. The message says what is
  * used, the budget, and what the operator can do.
  */
-export class EngineMemoryError extends Error {
-  /** HTTP status: 507 Insufficient Storage. */
-  readonly status = 507;
-
+export class EngineMemoryError extends StatusError {
   /**
    * @param what The refused work, e.g. "this batch".
    * @param used Engine bytes in use (and reserved) now.
@@ -244,6 +241,7 @@ export class EngineMemoryError extends Error {
     readonly budget: number,
   ) {
     super(
+      507,
       `the engine has no room for ${what}: it uses ${formatBytes(used)} of its ` +
         `${formatBytes(budget)} memory budget and this needs about ${formatBytes(needed)} more; ` +
         "drop or clear tables, give tables a row limit, or raise MAX_ENGINE_MEMORY " +

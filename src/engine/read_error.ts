@@ -5,11 +5,10 @@
  * @module
  */
 
-/** The engine failed to serve a read; HTTP 503 (507 when it ran out of memory). */
-export class EngineReadError extends Error {
-  /** HTTP status. */
-  readonly status: 503 | 507;
+import { StatusError } from "./batch_types.ts";
 
+/** The engine failed to serve a read; HTTP 503 (507 when it ran out of memory). */
+export class EngineReadError extends StatusError {
   /**
    * @param table Table name.
    * @param what The read, e.g. "an export".
@@ -20,12 +19,12 @@ export class EngineReadError extends Error {
       .replace(/^Abort\(\):\s*/, "").trim().split("\n")[0].slice(0, 300);
     const memory = /bad_alloc|out of memory|Cannot enlarge memory/i.test(text);
     super(
+      memory ? 507 : 503,
       `the engine could not make ${what} of table ${JSON.stringify(table)}: ${text}` +
         (memory
           ? "; it is out of memory: drop or clear tables, or give tables a row limit"
           : "; try again"),
     );
     this.name = "EngineReadError";
-    this.status = memory ? 507 : 503;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Verification after apply: the engine near its memory ceiling resolves an
+ * Verification after apply: the engine near its ceilings resolves an
  * update while storing only part of it, so the applier keeps, per table
  * without an index, the size the table must have once each staged append is
  * applied, and checks it when the batch settles. Appends only add rows, so
@@ -12,6 +12,7 @@
 
 import type { Table } from "./perspective.ts";
 import { memoryStats } from "./memory.ts";
+import { StatusError } from "./batch_types.ts";
 
 /** What one staged append must leave behind. */
 export interface Expectation {
@@ -21,11 +22,18 @@ export interface Expectation {
   readonly generation: number;
 }
 
-/** A discrepancy between what a batch asked for and what the engine did. */
-export class ApplyDiscrepancyError extends Error {
-  /** HTTP status: the batch was not (fully) applied, a server fault. */
-  readonly status = 500;
+/** What the ledger needs to know of a table the first time it sees it. */
+export interface TableState {
+  /** Rows now, every staged batch applied. */
+  size: number;
+  /** Index column, or null. */
+  index: string | null;
+  /** Row limit, or null. */
+  limit: number | null;
+}
 
+/** A discrepancy between what a batch asked for and what the engine did: HTTP 500. */
+export class ApplyDiscrepancyError extends StatusError {
   /**
    * @param table Table name.
    * @param expected Size the table should have at least.
@@ -33,53 +41,72 @@ export class ApplyDiscrepancyError extends Error {
    */
   constructor(readonly table: string, readonly expected: number, readonly actual: number) {
     super(
+      500,
       `the engine did not store the whole batch: table ${JSON.stringify(table)} holds ` +
         `${actual} rows where it should hold at least ${expected}. The batch is not ` +
-        "acknowledged and part of it may be in the table; the engine is likely out of " +
-        "memory: drop or clear tables, or lower MAX_ENGINE_MEMORY so such batches are refused",
+        "acknowledged and part of it may be in the table; the engine is likely at its " +
+        "memory or row ceiling: drop or clear tables, or give tables a row limit",
     );
     this.name = "ApplyDiscrepancyError";
   }
 }
 
+interface Entry {
+  size?: number;
+  indexed: boolean;
+  limit: number | null;
+  generation: number;
+}
+
 /** Per-table expected sizes for tables without an index. */
 export class SizeLedger {
-  readonly #sizes = new WeakMap<Table, number>();
-  readonly #generations = new WeakMap<Table, number>();
+  readonly #tables = new WeakMap<Table, Entry>();
 
   /**
-   * Records an append of `rows` and returns what it must leave behind.
+   * Records an append of `rows` and returns what it must leave behind, or
+   * undefined for a table with an index (an upsert may add no rows).
    *
-   * @param readSize Reads the table's size now (after a flush); called only
-   *   when the ledger does not know the table yet.
-   * @param limit The table's row limit, if any.
+   * @param describe Reads the table's size (after a flush), index and
+   *   limit; called only when the ledger does not know the size.
    */
   async append(
     table: Table,
     rows: number,
-    limit: number | null,
-    readSize: () => Promise<number>,
-  ): Promise<Expectation> {
-    const before = this.#sizes.get(table) ?? await readSize();
-    const size = limit !== null ? Math.min(limit, before + rows) : before + rows;
-    this.#sizes.set(table, size);
-    return { size, generation: this.#generations.get(table) ?? 0 };
+    describe: () => Promise<TableState>,
+  ): Promise<Expectation | undefined> {
+    let entry = this.#tables.get(table);
+    if (entry?.size === undefined) {
+      const state = await describe();
+      entry = {
+        size: state.size,
+        indexed: state.index !== null,
+        limit: state.limit,
+        generation: entry?.generation ?? 0,
+      };
+      this.#tables.set(table, entry);
+    }
+    if (entry.indexed) return undefined;
+    const before = entry.size!;
+    entry.size = entry.limit !== null ? Math.min(entry.limit, before + rows) : before + rows;
+    return { size: entry.size, generation: entry.generation };
   }
 
   /** A clear, replace or remove: sizes known so far no longer hold. */
   reset(table: Table): void {
-    this.#sizes.delete(table);
-    this.#generations.set(table, (this.#generations.get(table) ?? 0) + 1);
+    const entry = this.#tables.get(table);
+    if (!entry) return;
+    entry.size = undefined;
+    entry.generation++;
   }
 
   /**
    * Checks the size after the batch settled.
    *
    * @throws {ApplyDiscrepancyError} when the table holds fewer rows than it must;
-   *   the ledger then forgets the table, so the next batch starts from the real size.
+   *   the ledger then forgets the size, so the next batch starts from the real one.
    */
   check(table: Table, name: string, expected: Expectation, actual: number): void {
-    if ((this.#generations.get(table) ?? 0) !== expected.generation) return;
+    if (this.#tables.get(table)?.generation !== expected.generation) return;
     if (actual >= expected.size) return;
     memoryStats.discrepancies++;
     this.reset(table);

@@ -9,14 +9,12 @@
 
 import {
   EngineMemory,
-  EngineMemoryError,
   estimateBatchCost,
   type Reservation,
   TABLE_CREATE_COST,
-  TableRowsError,
 } from "../engine/memory.ts";
 import type { Table } from "../engine/perspective.ts";
-import { IngestError, type ValidBatch } from "./batch.ts";
+import type { ValidBatch } from "./batch.ts";
 
 /**
  * Reserves the engine memory a validated batch needs until the returned
@@ -24,10 +22,15 @@ import { IngestError, type ValidBatch } from "./batch.ts";
  * Removes and clears free memory, so they always pass. Appends are also
  * held to the per-table row ceiling, unless the table's row limit is lower.
  *
- * @throws {IngestError} 507 when the batch would take the engine past its
- *   budget, or the table past the row ceiling.
+ * @param table The table the batch was validated against, when it exists.
+ * @throws {EngineMemoryError} 507 when the batch would take the engine past its budget.
+ * @throws {TableRowsError} 507 when it would take the table past the row ceiling.
  */
-export async function admitBatch(memory: EngineMemory, valid: ValidBatch): Promise<Reservation> {
+export async function admitBatch(
+  memory: EngineMemory,
+  valid: ValidBatch,
+  table: Table | undefined,
+): Promise<Reservation> {
   const { batch } = valid;
   let bytes = estimateBatchCost({
     format: valid.format,
@@ -39,26 +42,13 @@ export async function admitBatch(memory: EngineMemory, valid: ValidBatch): Promi
   if (batch.op === "replace") bytes *= 2;
   if (valid.create) bytes += TABLE_CREATE_COST;
   if (bytes === 0) return { bytes, [Symbol.dispose]: () => {} };
-  try {
-    const limit = (valid.create ?? valid.def)?.limit ?? null;
-    const bounded = limit !== null && limit <= memory.maxTableRows;
-    const rows = bounded ? undefined : {
-      table: batch.table,
-      // A replace starts the table again; an update adds to what is there.
-      size: batch.op === "update" && valid.target
-        ? await (valid.target as Table).size().catch(() => 0)
-        : 0,
-      adding: valid.rows,
-    };
-    return await memory.admit(bytes, "this batch", false, rows);
-  } catch (err) {
-    throw asIngestError(err);
-  }
-}
-
-/** Maps an engine memory refusal to the ingest error the sources answer with. */
-export function asIngestError(err: unknown): unknown {
-  return err instanceof EngineMemoryError || err instanceof TableRowsError
-    ? new IngestError(err.status, err.message)
-    : err;
+  const limit = (valid.create ?? valid.def)?.limit ?? null;
+  const bounded = limit !== null && limit <= memory.maxTableRows;
+  const rows = bounded ? undefined : {
+    table: batch.table,
+    // A replace starts the table again; an update adds to what is there.
+    size: batch.op === "update" && table ? await table.size().catch(() => 0) : 0,
+    adding: valid.rows,
+  };
+  return await memory.admit(bytes, "this batch", false, rows);
 }

@@ -5,13 +5,18 @@
  * @module
  */
 
-import type { ColumnType, Schema } from "../engine/perspective.ts";
+import type { ColumnType } from "../engine/perspective.ts";
+import {
+  type BatchFormat,
+  type BatchOp,
+  type BatchResult,
+  StaleBatchError,
+  StatusError,
+  type TableDef,
+} from "../engine/batch_types.ts";
 
-/** What a batch does to its table. */
-export type BatchOp = "update" | "replace" | "remove" | "clear";
-
-/** How a batch's bytes are encoded; the engine's `format` names. */
-export type BatchFormat = "arrow" | "json" | "columns" | "ndjson" | "csv";
+export { StaleBatchError };
+export type { BatchFormat, BatchOp, BatchResult, TableDef };
 
 /** The batch operations, for validation of untrusted input. */
 export const BATCH_OPS: readonly BatchOp[] = ["update", "replace", "remove", "clear"];
@@ -52,16 +57,6 @@ export interface Batch {
   owned?: boolean;
 }
 
-/** A table's definition as validation needs it. */
-export interface TableDef {
-  /** Column name to type. */
-  schema: Schema;
-  /** Index column, or null. */
-  index: string | null;
-  /** Row limit, or null. */
-  limit: number | null;
-}
-
 /** A batch that passed validation, ready for the batch log. */
 export interface ValidBatch {
   /** The batch as submitted. */
@@ -91,18 +86,6 @@ export interface ValidBatch {
   payload?: Uint8Array;
 }
 
-/** The outcome of an applied batch. */
-export interface BatchResult {
-  /** Table name. */
-  table: string;
-  /** Rows in the batch; for `remove` and `clear`, rows removed. */
-  rows: number;
-  /** Table size after the batch. */
-  size: number;
-  /** Whether the batch created the table. */
-  created: boolean;
-}
-
 /** The column types the engine knows. */
 export const COLUMN_TYPES: readonly ColumnType[] = [
   "string",
@@ -119,29 +102,17 @@ export function isColumnType(value: unknown): value is ColumnType {
 }
 
 /**
- * Thrown by a batch log when the table changed between validation and
- * application; the sink validates the batch again.
- */
-export class StaleBatchError extends Error {
-  /** @param table The table that changed. */
-  constructor(readonly table: string) {
-    super(`table ${JSON.stringify(table)} changed while the batch was validated`);
-    this.name = "StaleBatchError";
-  }
-}
-
-/**
  * A rejected batch or request, with the HTTP status that describes it.
  * Sources other than HTTP report it however suits them.
  */
-export class IngestError extends Error {
+export class IngestError extends StatusError {
   /**
    * @param status 400 malformed, 404 no table, 409 conflict, 413 too large,
    *   415 media type, 422 does not fit the schema.
    * @param detail What is wrong, for the client.
    */
-  constructor(readonly status: number, detail: string) {
-    super(detail);
+  constructor(status: number, detail: string, headers?: Record<string, string>) {
+    super(status, detail, headers);
     this.name = "IngestError";
   }
 }

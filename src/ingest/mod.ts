@@ -16,7 +16,7 @@ export {
 } from "./batch.ts";
 export { DEFAULT_INGEST_LIMITS, type IngestLimits, limits } from "./limits.ts";
 export { readBody } from "./body.ts";
-export { type BatchLog, MemoryBatchLog } from "./log.ts";
+export { type BatchLog, OrderedLog } from "../storage/log.ts";
 export { BatchSink, type IngestEvent, type Sink, type SinkOptions } from "./sink.ts";
 export {
   BUILTIN_SOURCES,

@@ -10,6 +10,7 @@
 import type { EngineHost } from "../engine/host.ts";
 import type { Table } from "../engine/perspective.ts";
 import { BatchApplier } from "../engine/apply.ts";
+import { type EngineBatch, StatusError } from "../engine/batch_types.ts";
 import { admitBatch } from "./admit.ts";
 import {
   type Batch,
@@ -20,7 +21,8 @@ import {
   type ValidBatch,
 } from "./batch.ts";
 import { type IngestLimits, limits as sharedLimits } from "./limits.ts";
-import { type BatchLog, MemoryBatchLog } from "./log.ts";
+import { type BatchLog, OrderedLog } from "../storage/log.ts";
+import { sameDefinition } from "./table_def.ts";
 import { Validator, type ValidatorOptions } from "./validator.ts";
 
 /** One finished submission, for metrics and logs. */
@@ -51,7 +53,9 @@ export interface SinkOptions {
   autoCreate?: boolean;
   /** Limits (JSON depth). @default the shared `limits` object */
   limits?: IngestLimits;
-  /** The batch log. @default a {@linkcode MemoryBatchLog} applying to `host` */
+  /** Applies batches to the host; shared with the log. @default a new one */
+  applier?: BatchApplier;
+  /** The batch log. @default a memory-only {@linkcode OrderedLog} applying to `host` */
   log?: BatchLog;
   /** Called once per submission, accepted or not. Must not throw. */
   onEvent?: (event: IngestEvent) => void;
@@ -74,7 +78,7 @@ export interface Sink {
 export class BatchSink implements Sink {
   readonly #host: EngineHost;
   readonly #applier: BatchApplier;
-  readonly #log: BatchLog;
+  #log: BatchLog;
   readonly #limits: IngestLimits;
   readonly #onEvent?: (event: IngestEvent) => void;
   readonly #defs = new WeakMap<Table, Promise<TableDef>>();
@@ -88,8 +92,8 @@ export class BatchSink implements Sink {
   /** @param host The engine host the batches go to. */
   constructor(host: EngineHost, options: SinkOptions = {}) {
     this.#host = host;
-    this.#applier = new BatchApplier(host);
-    this.#log = options.log ?? new MemoryBatchLog((v) => this.#applier.stage(v));
+    this.#applier = options.applier ?? new BatchApplier(host);
+    this.#log = options.log ?? new OrderedLog(host, this.#applier);
     this.#limits = options.limits ?? sharedLimits;
     this.limits = this.#limits;
     this.#onEvent = options.onEvent;
@@ -127,23 +131,100 @@ export class BatchSink implements Sink {
         const valid = await this.#validate(batch, current?.def);
         // The body went to the validation worker and back.
         batch = valid.batch;
-        valid.target = current?.table;
-        using _room = await admitBatch(this.#host.memory, valid);
-        try {
-          result = await this.#log.append(valid);
-        } catch (err) {
-          // The table was dropped or created meanwhile: validate against what is there now.
-          if (!(err instanceof StaleBatchError)) throw err;
-          if (attempt >= 3) throw new IngestError(409, `${err.message}; retry`);
+        using _room = await admitBatch(this.#host.memory, valid, current?.table);
+        const engineBatch = toEngineBatch(valid);
+        // A failed engine replace empties the table, so it is tried on a
+        // private engine before it is logged.
+        if (batch.op === "replace" && valid.def) {
+          await this.#applier.rehearse(engineBatch, valid.def);
         }
+        result = await this.#retryStale(attempt, async () => {
+          const applied = await this.#log.append(
+            { type: "batch", batch: engineBatch },
+            () => this.#unchanged(batch.table, current?.table),
+          );
+          return { ...applied.result, ...(applied.position ? { position: applied.position } : {}) };
+        });
       }
       event(result.created ? 201 : 200, result.rows);
       return result;
     } catch (err) {
-      const status = err instanceof IngestError ? err.status : 500;
+      const status = err instanceof StatusError ? err.status : 500;
       event(status, 0, err instanceof Error ? err.message : String(err));
       throw err;
     }
+  }
+
+  /**
+   * Creates a table through the log.
+   *
+   * @returns false when it exists with the same definition.
+   * @throws {IngestError} 409 when it exists with another definition.
+   */
+  async createTable(name: string, def: TableDef): Promise<boolean> {
+    checkTableName(name);
+    for (let attempt = 1;; attempt++) {
+      const current = await this.#lookup(name);
+      if (current) {
+        if (!sameDefinition(current.def, def)) {
+          throw new IngestError(
+            409,
+            `table ${JSON.stringify(name)} exists with another definition`,
+          );
+        }
+        return false;
+      }
+      const done = await this.#retryStale(attempt, async () => {
+        await this.#log.append(
+          { type: "create", table: name, def },
+          () => this.#unchanged(name, undefined),
+        );
+        return true;
+      });
+      if (done) return true;
+    }
+  }
+
+  /**
+   * Drops a table through the log.
+   *
+   * @returns false when there is no such table.
+   */
+  async dropTable(name: string): Promise<boolean> {
+    for (let attempt = 1;; attempt++) {
+      const table = await this.#host.table(name);
+      if (!table) return false;
+      const done = await this.#retryStale(attempt, async () => {
+        await this.#log.append({ type: "drop", table: name }, () => this.#unchanged(name, table));
+        return true;
+      });
+      if (done) return true;
+    }
+  }
+
+  /** Saves (or, with null, deletes) a setting through the log, e.g. a dashboard. */
+  async setMeta(key: string, value: unknown): Promise<void> {
+    await this.#log.append({ type: "meta", key, value });
+  }
+
+  /** A saved setting, or undefined. */
+  meta(key: string): unknown {
+    return this.#log.meta(key);
+  }
+
+  /** Keys of saved settings starting with `prefix`. */
+  metaKeys(prefix: string): string[] {
+    return this.#log.metaKeys(prefix);
+  }
+
+  /** Sends later changes to `log`: the durable one once recovery is done. */
+  useLog(log: BatchLog): void {
+    this.#log = log;
+  }
+
+  /** The log changes go through. */
+  get log(): BatchLog {
+    return this.#log;
   }
 
   /** The definition of a table, or undefined when it does not exist. */
@@ -156,6 +237,26 @@ export class BatchSink implements Sink {
     this.#validator.close();
     await this.#log.close();
     await this.#applier.close();
+  }
+
+  /** Refuses a change when the table is no longer the one it was checked against. */
+  #unchanged(name: string, expected: Table | undefined): void {
+    if (this.#host.peekTable(name) !== expected) throw new StaleBatchError(name);
+  }
+
+  /**
+   * Runs `fn`; a stale table means "check again" (undefined) for the first
+   * attempts and a 409 after that.
+   */
+  async #retryStale<T>(attempt: number, fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (err) {
+      // The table was dropped or created meanwhile: check against what is there now.
+      if (!(err instanceof StaleBatchError)) throw err;
+      if (attempt >= 3) throw new IngestError(409, `${err.message}; retry`);
+      return undefined;
+    }
   }
 
   #validate(batch: Batch, def: TableDef | undefined): Promise<ValidBatch> {
@@ -193,6 +294,24 @@ export class BatchSink implements Sink {
       }
     }
   }
+}
+
+/** What the engine is asked to do with a validated batch; the form a log keeps. */
+export function toEngineBatch(valid: ValidBatch): EngineBatch {
+  const { batch } = valid;
+  const data = batch.op === "remove"
+    ? new TextEncoder().encode(JSON.stringify(valid.keys ?? []))
+    : batch.op === "clear"
+    ? new Uint8Array(0)
+    : valid.payload ?? batch.bytes;
+  return {
+    table: batch.table,
+    op: batch.op,
+    format: valid.format,
+    data,
+    rows: valid.rows,
+    ...(valid.create ? { create: valid.create } : {}),
+  };
 }
 
 /** Longest table name accepted. */

@@ -5,13 +5,11 @@
  * @module
  */
 
-import type { EngineHost } from "../engine/host.ts";
 import type { Logger } from "../ops/log.ts";
 import { ConfigError } from "../config/env.ts";
 import type { FileConfig } from "../config/file.ts";
 import type { BatchSink } from "./sink.ts";
-import { createTableChecked } from "../engine/apply.ts";
-import { sameDefinition } from "./table_def.ts";
+import { IngestError } from "./batch.ts";
 import { SourceError } from "./source.ts";
 import { type RunningSources, startSources } from "./source_runner.ts";
 
@@ -22,21 +20,17 @@ import { type RunningSources, startSources } from "./source_runner.ts";
  */
 export async function createConfiguredTables(
   config: FileConfig,
-  host: EngineHost,
   sink: BatchSink,
 ): Promise<void> {
   for (const [i, t] of config.tables.entries()) {
-    const existing = await sink.definition(t.name);
-    if (existing) {
-      if (!sameDefinition(existing, t)) {
+    try {
+      await sink.createTable(t.name, { schema: t.schema, index: t.index, limit: t.limit });
+    } catch (err) {
+      if (err instanceof IngestError && err.status === 409) {
         throw new ConfigError(`tables[${i}]`, `table ${t.name} exists with another definition`);
       }
-      continue;
+      throw err;
     }
-    await createTableChecked(host, t.name, { ...t.schema }, {
-      ...(t.index !== null ? { index: t.index } : {}),
-      ...(t.limit !== null ? { limit: t.limit } : {}),
-    });
   }
 }
 

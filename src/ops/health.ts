@@ -34,6 +34,7 @@ export class Readiness {
   #tables: string[] = [];
   #sourcesStarted = false;
   #draining = false;
+  readonly #extra = new Map<string, () => CheckResult>();
 
   /**
    * Creates the state: not ready until sources start.
@@ -47,6 +48,14 @@ export class Readiness {
   /** Names tables that must exist before the service is ready, e.g. from the config file. */
   expectTables(names: Iterable<string>): void {
     this.#tables = [...new Set([...this.#tables, ...names])];
+  }
+
+  /**
+   * Adds a check of its own, such as storage recovery; it runs with every
+   * `/readyz` and must be cheap.
+   */
+  addCheck(name: string, check: () => CheckResult): void {
+    this.#extra.set(name, check);
   }
 
   /** Marks the ingest sources as started. */
@@ -71,6 +80,7 @@ export class Readiness {
       sources: this.#sourcesStarted ? { ok: true } : { ok: false, detail: "sources not started" },
       draining: this.#draining ? { ok: false, detail: "shutting down" } : { ok: true },
     };
+    for (const [name, check] of this.#extra) checks[name] = check();
     const ok = Object.values(checks).every((c) => c.ok);
     return { status: ok ? "ready" : "not ready", checks };
   }

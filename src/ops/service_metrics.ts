@@ -10,6 +10,7 @@ import { type Counter, type Gauge, type Histogram, Registry } from "./metrics.ts
 import { Connections } from "./connections.ts";
 import { outboundStats } from "../server/outbound.ts";
 import { engineUsedBytes, memoryStats } from "../engine/memory.ts";
+import { type StorageSource, watchStorage } from "./storage_metrics.ts";
 
 /**
  * Ingest batch formats used as label values (the sink's formats: `columns`
@@ -286,6 +287,11 @@ export class ServiceMetrics {
         restarts.inc(labels, s.restarts - restarts.get(labels));
       }
     });
+  }
+
+  /** Reports the batch log's storage; see `storage_metrics.ts`. */
+  watchStorage(storage: StorageSource): void {
+    watchStorage(this.registry, storage);
   }
 
   /** Records one answered HTTP request. */

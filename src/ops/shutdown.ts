@@ -124,8 +124,8 @@ export interface DrainSteps {
   inflight(): number;
   /** `performance.now()` when the latest write or upgrade request arrived. */
   lastWrite(): number;
-  /** Stops sources and closes engine sessions. */
-  stopEngine(): void;
+  /** Stops sources, closes engine sessions, and closes the batch log's files. */
+  stopEngine(): void | Promise<void>;
 }
 
 /** How a drain went. */
@@ -181,7 +181,7 @@ export async function drain(
   );
   const server = await Promise.race([serverDone, grace]);
   clearTimeout(timer);
-  steps.stopEngine();
+  await steps.stopEngine();
   return {
     clean: work === "done" && server === "done",
     ms: Math.round(performance.now() - t0),

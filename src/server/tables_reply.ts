@@ -4,22 +4,17 @@
  * @module
  */
 
-import { IngestError } from "../ingest/batch.ts";
+import { StatusError } from "../engine/batch_types.ts";
 import { DefinitionError } from "../ingest/table_def.ts";
 import { HttpError } from "./http_error.ts";
-import { EngineMemoryError } from "../engine/memory.ts";
-import { EngineReadError } from "../engine/read_error.ts";
 
 /** Runs `fn`, turning ingest and definition errors into {@linkcode HttpError}s. */
 export async function asHttp<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof IngestError) throw new HttpError(err.status, err.message);
+    if (err instanceof StatusError) throw new HttpError(err.status, err.message, err.headers);
     if (err instanceof DefinitionError) throw new HttpError(400, err.message);
-    if (err instanceof EngineMemoryError || err instanceof EngineReadError) {
-      throw new HttpError(err.status, err.message);
-    }
     throw err;
   }
 }

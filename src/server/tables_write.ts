@@ -12,10 +12,9 @@ import { parseJson } from "../ingest/json_safe.ts";
 import { type IngestLimits, limits as sharedLimits } from "../ingest/limits.ts";
 import type { BatchSink } from "../ingest/sink.ts";
 import { checkTableName } from "../ingest/sink.ts";
-import { parseTableDef, sameDefinition } from "../ingest/table_def.ts";
+import { parseTableDef } from "../ingest/table_def.ts";
 import { formatForContentType } from "../ingest/media.ts";
 import { HttpError } from "./http_error.ts";
-import { createTableChecked } from "../engine/apply.ts";
 import { TABLE_CREATE_COST } from "../engine/memory.ts";
 import { asHttp, jsonReply } from "./tables_reply.ts";
 import type { Route } from "./router.ts";
@@ -38,7 +37,7 @@ export function tableWriteRoutes(
         const name = ctx.params.table;
         checkTableName(name);
         if (req.method === "DELETE") {
-          if (!(await host.dropTable(name))) {
+          if (!(await sink.dropTable(name))) {
             throw new HttpError(404, `no table named ${JSON.stringify(name)}`);
           }
           return new Response(null, { status: 204 });
@@ -54,21 +53,10 @@ export function tableWriteRoutes(
           maxDecodedBytes: Math.min(MAX_DEFINITION_BYTES, limits.maxDecodedBytes),
         });
         const def = parseTableDef(parseJson(body, limits.maxJsonDepth));
-        const existing = await sink.definition(name);
-        if (existing) {
-          if (!sameDefinition(existing, def)) {
-            throw new HttpError(
-              409,
-              `table ${JSON.stringify(name)} exists with another definition`,
-            );
-          }
-          return jsonReply(await host.tableInfo(name));
-        }
-        using _room = await host.memory.admit(TABLE_CREATE_COST, "a new table");
-        await createTableChecked(host, name, { ...def.schema }, {
-          ...(def.index !== null ? { index: def.index } : {}),
-          ...(def.limit !== null ? { limit: def.limit } : {}),
-        });
+        using _room = (await host.table(name))
+          ? undefined
+          : await host.memory.admit(TABLE_CREATE_COST, "a new table");
+        if (!(await sink.createTable(name, def))) return jsonReply(await host.tableInfo(name));
         return jsonReply(await host.tableInfo(name), 201, {
           location: `./${encodeURIComponent(name)}`,
         });

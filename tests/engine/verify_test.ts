@@ -2,34 +2,24 @@ import assert from "node:assert/strict";
 import { EngineHost } from "../../src/engine/host.ts";
 import { BatchApplier } from "../../src/engine/apply.ts";
 import { memoryStats } from "../../src/engine/memory.ts";
-import { IngestError, type TableDef, type ValidBatch } from "../../src/ingest/batch.ts";
+import { type EngineBatch, StatusError } from "../../src/engine/batch_types.ts";
 
-const DEF: TableDef = { schema: { x: "float" }, index: null, limit: null };
-
-/** A batch of `n` JSON rows that claims to hold `claimed` rows: the seam for an engine that drops rows. */
-function batch(
-  target: object,
-  n: number,
-  claimed = n,
-  op: "update" | "clear" = "update",
-): ValidBatch {
+/**
+ * A batch of `n` JSON rows that claims to hold `claimed` rows: the seam for
+ * an engine that drops rows.
+ */
+function batch(n: number, claimed = n, op: "update" | "clear" = "update"): EngineBatch {
   const rows = Array.from({ length: n }, (_, i) => ({ x: i }));
-  const bytes = new TextEncoder().encode(op === "clear" ? "" : JSON.stringify(rows));
-  return {
-    batch: { table: "t", op, format: "json", bytes },
-    format: "json",
-    rows: op === "clear" ? 0 : claimed,
-    def: DEF,
-    target,
-  };
+  const data = new TextEncoder().encode(op === "clear" ? "" : JSON.stringify(rows));
+  return { table: "t", op, format: "json", data, rows: op === "clear" ? 0 : claimed };
 }
 
-async function withApplier(fn: (applier: BatchApplier, target: object) => Promise<void>) {
+async function withApplier(fn: (applier: BatchApplier) => Promise<void>) {
   const host = await EngineHost.create();
   const applier = new BatchApplier(host);
   try {
-    const table = await host.createTable("t", { x: "float" });
-    await fn(applier, table);
+    await host.createTable("t", { x: "float" });
+    await fn(applier);
   } finally {
     await applier.close();
     host.close();
@@ -37,29 +27,29 @@ async function withApplier(fn: (applier: BatchApplier, target: object) => Promis
 }
 
 Deno.test("an append the engine stored only in part is answered 500 and counted, never acknowledged", async () => {
-  await withApplier(async (applier, target) => {
-    assert.equal((await (await applier.stage(batch(target, 5))).settle()).size, 5);
+  await withApplier(async (applier) => {
+    assert.equal((await (await applier.stage(batch(5))).settle()).size, 5);
     const before = memoryStats.discrepancies;
-    const short = await applier.stage(batch(target, 2, 3));
+    const short = await applier.stage(batch(2, 3));
     const err = await short.settle().catch((e) => e);
-    assert(err instanceof IngestError, String(err));
+    assert(err instanceof StatusError, String(err));
     assert.equal(err.status, 500);
     assert.match(err.message, /holds 7 rows where it should hold at least 8/);
     assert.equal(memoryStats.discrepancies, before + 1);
     // The check starts again from the table's real size.
-    assert.equal((await (await applier.stage(batch(target, 4))).settle()).size, 11);
+    assert.equal((await (await applier.stage(batch(4))).settle()).size, 11);
   });
 });
 
 Deno.test("appends staged together, and appends after a clear, pass the size check", async () => {
-  await withApplier(async (applier, target) => {
+  await withApplier(async (applier) => {
     const before = memoryStats.discrepancies;
     const staged = [];
-    for (let i = 0; i < 8; i++) staged.push(await applier.stage(batch(target, 10)));
+    for (let i = 0; i < 8; i++) staged.push(await applier.stage(batch(10)));
     const results = await Promise.all(staged.map((s) => s.settle()));
     assert.equal(results.at(-1)!.size, 80);
-    const cleared = await applier.stage(batch(target, 0, 0, "clear"));
-    const after = await applier.stage(batch(target, 3));
+    const cleared = await applier.stage(batch(0, 0, "clear"));
+    const after = await applier.stage(batch(3));
     await cleared.settle();
     assert.equal((await after.settle()).size, 3);
     assert.equal(memoryStats.discrepancies, before);

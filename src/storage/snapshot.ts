@@ -1,0 +1,168 @@
+/**
+ * Table snapshots: a table's rows as an Arrow IPC stream plus a manifest
+ * (sequence number, schema, index, limit, rows, checksum), each file
+ * written whole and synced before anything refers to it.
+ *
+ * Rows are captured in the engine's own row order. For a `limit` table that
+ * order is oldest first (the engine numbers rows as they arrive, keeps the
+ * newest `limit` of them, and lists them by number), so loading the rows
+ * back in that order gives the same rows in the same order, and the next
+ * batches roll over the same rows as they would have without a restart.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { EngineHost } from "../engine/host.ts";
+import type { TableDef } from "../engine/batch_types.ts";
+import type { Schema } from "../engine/perspective.ts";
+import { crc32c } from "./crc32c.ts";
+import type { StorageFs } from "./fs.ts";
+
+/** A snapshot's manifest. */
+export interface Manifest {
+  /** Format version. */
+  version: 1;
+  /** Table name. */
+  table: string;
+  /** Sequence number of the last record the snapshot includes. */
+  seq: number;
+  /** Columns in order, with their types. */
+  columns: [string, string][];
+  /** Index column, or null. */
+  index: string | null;
+  /** Row limit, or null. */
+  limit: number | null;
+  /** Rows in the snapshot. */
+  rows: number;
+  /** The data file's name, beside the manifest. */
+  file: string;
+  /** Bytes of the data file. */
+  bytes: number;
+  /** CRC-32C of the data file. */
+  crc32c: number;
+}
+
+/** A table's rows and definition, captured from the engine. */
+export interface Capture {
+  /** Table name. */
+  table: string;
+  /** Its definition. */
+  def: TableDef;
+  /** Rows. */
+  rows: number;
+  /** Arrow IPC stream of the rows. */
+  arrow: Uint8Array;
+}
+
+/**
+ * Captures a table. The caller makes sure no batch for it is staged while
+ * this runs (see `OrderedLog.paused`).
+ */
+export async function captureTable(host: EngineHost, name: string): Promise<Capture> {
+  const table = await host.table(name);
+  if (!table) throw new Error(`no table named ${JSON.stringify(name)} to capture`);
+  const [types, columns, index, limit] = await Promise.all([
+    table.schema() as Promise<Schema>,
+    table.columns() as Promise<string[]>,
+    table.get_index(),
+    table.get_limit(),
+  ]);
+  const schema: Schema = {};
+  for (const c of columns) schema[c] = types[c];
+  const view = await table.view();
+  try {
+    const [arrow, rows] = await Promise.all([view.to_arrow(), view.num_rows()]);
+    return {
+      table: name,
+      def: { schema, index: index ?? null, limit: limit ?? null },
+      rows,
+      arrow: new Uint8Array(arrow),
+    };
+  } finally {
+    await view.delete().catch(() => {});
+  }
+}
+
+/** Creates a table from a snapshot's definition and loads its rows. */
+export async function restoreTable(
+  host: EngineHost,
+  manifest: Manifest,
+  arrow: Uint8Array,
+): Promise<void> {
+  const table = await host.createTable(
+    manifest.table,
+    Object.fromEntries(manifest.columns) as Schema,
+    {
+      ...(manifest.index !== null ? { index: manifest.index } : {}),
+      ...(manifest.limit !== null ? { limit: manifest.limit } : {}),
+    },
+  );
+  if (manifest.rows === 0) return;
+  const data = arrow.byteOffset === 0 && arrow.byteLength === arrow.buffer.byteLength
+    ? arrow.buffer as ArrayBuffer
+    : arrow.slice().buffer;
+  await table.update(data, { format: "arrow" } as Parameters<typeof table.update>[1]);
+}
+
+/** A file-system-safe name for a table's files: readable prefix plus a hash. */
+export async function fileStem(table: string): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(table)),
+  );
+  const hex = [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const readable = table.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40);
+  return `${readable}-${hex}`;
+}
+
+/**
+ * Writes a capture as `<stem>-<seq>.arrow` and `<stem>-<seq>.json` in
+ * `dir`, both synced; the caller syncs the directory.
+ */
+export async function writeSnapshot(
+  fs: StorageFs,
+  dir: string,
+  capture: Capture,
+  seq: number,
+): Promise<{ manifest: Manifest; manifestFile: string }> {
+  const stem = `${await fileStem(capture.table)}-${seq}`;
+  const manifest: Manifest = {
+    version: 1,
+    table: capture.table,
+    seq,
+    columns: Object.entries(capture.def.schema),
+    index: capture.def.index,
+    limit: capture.def.limit,
+    rows: capture.rows,
+    file: `${stem}.arrow`,
+    bytes: capture.arrow.byteLength,
+    crc32c: crc32c(capture.arrow),
+  };
+  await fs.writeFileSynced(join(dir, manifest.file), capture.arrow);
+  const manifestFile = `${stem}.json`;
+  await fs.writeFileSynced(
+    join(dir, manifestFile),
+    new TextEncoder().encode(JSON.stringify(manifest)),
+  );
+  return { manifest, manifestFile };
+}
+
+/**
+ * Reads a manifest and its data file, checking the checksum.
+ *
+ * @throws {Error} naming the file when either is missing or damaged.
+ */
+export async function readSnapshot(
+  fs: StorageFs,
+  dir: string,
+  manifestFile: string,
+): Promise<{ manifest: Manifest; arrow: Uint8Array }> {
+  const path = join(dir, manifestFile);
+  const manifest = JSON.parse(new TextDecoder().decode(await fs.readFile(path))) as Manifest;
+  if (manifest.version !== 1) throw new Error(`${path}: unknown manifest version`);
+  const arrow = await fs.readFile(join(dir, manifest.file));
+  if (arrow.byteLength !== manifest.bytes || crc32c(arrow) !== manifest.crc32c) {
+    throw new Error(`${join(dir, manifest.file)}: checksum mismatch`);
+  }
+  return { manifest, arrow };
+}

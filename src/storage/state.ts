@@ -1,0 +1,95 @@
+/**
+ * What applying the log builds besides the engine's tables: which tables
+ * are durable (created through the log) and the saved settings. Every log
+ * (memory, write-ahead file, Redis stream) applies changes through one
+ * {@linkcode LogState}, so a change means the same wherever it was read.
+ *
+ * @module
+ */
+
+import type { BatchResult } from "../engine/batch_types.ts";
+import type { BatchApplier } from "../engine/apply.ts";
+import type { EngineHost } from "../engine/host.ts";
+import type { Change } from "./record.ts";
+
+/** Applies changes to the engine and keeps the log's own state. */
+export class LogState {
+  readonly #host: EngineHost;
+  readonly #applier: BatchApplier;
+  readonly #durable = new Set<string>();
+  readonly #meta = new Map<string, unknown>();
+
+  /**
+   * @param host The engine host the changes go to.
+   * @param applier Applies batches to `host`.
+   */
+  constructor(host: EngineHost, applier: BatchApplier) {
+    this.#host = host;
+    this.#applier = applier;
+  }
+
+  /** Names of the durable tables. */
+  get durableTables(): string[] {
+    return [...this.#durable];
+  }
+
+  /** Every saved setting. */
+  get metaEntries(): [string, unknown][] {
+    return [...this.#meta];
+  }
+
+  /** Whether `table` was created through the log. */
+  isDurable(table: string): boolean {
+    return this.#durable.has(table);
+  }
+
+  /** A saved setting, or undefined. */
+  meta(key: string): unknown {
+    return this.#meta.get(key);
+  }
+
+  /** Keys of saved settings that start with `prefix`, sorted. */
+  metaKeys(prefix: string): string[] {
+    return [...this.#meta.keys()].filter((k) => k.startsWith(prefix)).sort();
+  }
+
+  /** Marks tables restored from a snapshot as durable, and sets saved settings. */
+  restored(tables: Iterable<string>, meta: Iterable<[string, unknown]>): void {
+    for (const t of tables) this.#durable.add(t);
+    for (const [k, v] of meta) this.#meta.set(k, v);
+  }
+
+  /** Forgets everything, before a rebuild from a snapshot. */
+  reset(): void {
+    this.#durable.clear();
+    this.#meta.clear();
+  }
+
+  /**
+   * Applies one change. A batch is staged in the engine and returns the
+   * promise of its settled result; the others are done when this resolves.
+   *
+   * @throws {StatusError} when the engine refuses the change.
+   */
+  async apply(change: Change): Promise<{ settled: Promise<BatchResult> } | undefined> {
+    switch (change.type) {
+      case "batch": {
+        const staged = await this.#applier.stage(change.batch);
+        if (change.batch.create) this.#durable.add(change.batch.table);
+        return { settled: staged.settle() };
+      }
+      case "create":
+        await this.#applier.create(change.table, change.def);
+        this.#durable.add(change.table);
+        return undefined;
+      case "drop":
+        this.#durable.delete(change.table);
+        await this.#host.dropTable(change.table);
+        return undefined;
+      case "meta":
+        if (change.value === null) this.#meta.delete(change.key);
+        else this.#meta.set(change.key, change.value);
+        return undefined;
+    }
+  }
+}
