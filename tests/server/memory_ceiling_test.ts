@@ -141,3 +141,22 @@ Deno.test("a batch that would take a table past the engine's row ceiling is refu
     assert.equal(await sizeOf(service, "rolling"), 60_000);
   });
 });
+
+Deno.test("a batch refused for want of memory is never logged, so a restart does not replay it", async () => {
+  const dataDir = await Deno.makeTempDir();
+  try {
+    await withService({ demo: false, dataDir }, async (service) => {
+      assert.equal((await post(service, "kept", floatBatch(1000))).status, 201);
+      service.host.memory.budget = 0;
+      const refused = await post(service, "kept", floatBatch(500, 4, 1000));
+      assert.equal(refused.status, 507);
+      await refused.body?.cancel();
+      assert.equal(await sizeOf(service, "kept"), 1000);
+    });
+    await withService({ demo: false, dataDir }, async (service) => {
+      assert.equal(await sizeOf(service, "kept"), 1000);
+    });
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
