@@ -7,8 +7,9 @@
  *    shape with 500k-row Arrow batches straight into the engine until the
  *    table grows by less than a batch; prints the last whole batch and the
  *    first short one (rows, engine heap and used bytes).
- * 2. HTTP fill: starts the service (`main.ts`, durable tables in a
- *    temporary `DATA_DIR`, default budget unless `MAX_ENGINE_MEMORY` is set) and POSTs 500k-row Arrow batches of four
+ * 2. HTTP fill: starts the service (`main.ts`, tables in memory, or with
+ *    `DURABLE=1` in a temporary `DATA_DIR`; default budget unless
+ *    `MAX_ENGINE_MEMORY` is set) and POSTs 500k-row Arrow batches of four
  *    float64 columns until one is refused; prints the rows acknowledged,
  *    the rows in the table, the refusal, and whether a full export answers.
  *
@@ -63,7 +64,8 @@ async function probe(shape: string): Promise<void> {
 }
 
 async function startServer(): Promise<{ base: string; stop: () => Promise<void> }> {
-  // Durable, as `deno task start` is, but off the checkout's data directory.
+  // In memory by default; DURABLE=1 keeps tables in a temporary data
+  // directory, as `deno task start` does in ./data.
   const dataDir = await Deno.makeTempDir({ prefix: "bench-memory-" });
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -74,7 +76,7 @@ async function startServer(): Promise<{ base: string; stop: () => Promise<void> 
     LOG_LEVEL: "warn",
     INGEST_RPS: "100000",
     INGEST_BURST: "100000",
-    DATA_DIR: dataDir,
+    DATA_DIR: Deno.env.get("DURABLE") === "1" ? dataDir : "",
   };
   const budget = Deno.env.get("MAX_ENGINE_MEMORY");
   if (budget) env.MAX_ENGINE_MEMORY = budget;
