@@ -19,6 +19,7 @@ export {
 export { type Principal, type RouteScope, scopeFor, Security, TOKEN_PARAM } from "./security.ts";
 export { allows, type Grants, type Scope, SCOPES } from "./scopes.ts";
 export { sha256, timingSafeEqual, type TokenSpec } from "./tokens.ts";
+export { applyEdit, EDIT_SOURCE, type EditSink } from "./ws_edits.ts";
 export {
   admitUpgrade,
   CLOSE_INVALID_PAYLOAD,

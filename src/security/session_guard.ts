@@ -18,6 +18,7 @@ import {
 } from "./protocol.ts";
 import { fields, ProtocolError } from "../protocol/wire.ts";
 import { allows, type Grants } from "./scopes.ts";
+import { applyEdit, type EditSink, isEdit } from "./ws_edits.ts";
 
 /** `Request.get_hosted_tables_req` and `Response.get_hosted_tables_resp`. */
 const GET_HOSTED_TABLES_REQ = 4;
@@ -44,6 +45,12 @@ export type Verdict =
     after?: () => Promise<void>;
   }
   | {
+    /** Handled here, not by the engine: an edit that went through the ingest sink. */
+    allow: "answered";
+    /** The protocol response for the client. */
+    reply: Uint8Array;
+  }
+  | {
     /** Do not hand it to the engine. */
     allow: false;
     /** Why, for the log; never contains a token. */
@@ -64,6 +71,11 @@ export interface SessionGuardOptions {
   host: GuardHost;
   /** Names claimed by live sessions, shared by all guards of a service. */
   claimed: Set<string>;
+  /**
+   * Where edits of shared tables go, so they are validated and logged like
+   * any batch. Without it they reach the engine directly.
+   */
+  sink?: EditSink;
 }
 
 /**
@@ -77,6 +89,7 @@ export class SessionGuard {
   readonly #maxViews: number;
   readonly #host: GuardHost;
   readonly #claimed: Set<string>;
+  readonly #sink?: EditSink;
   /** The session's open views, each with its table. */
   readonly #views = new Map<string, string>();
   /** Tables whose deletion this guard watches, to forget their views. */
@@ -99,6 +112,7 @@ export class SessionGuard {
     this.#maxViews = options.maxViews ?? 256;
     this.#host = options.host;
     this.#claimed = options.claimed;
+    this.#sink = options.sink;
     this.#readsAll = options.grants.read?.includes("*") ?? false;
   }
 
@@ -194,9 +208,16 @@ export class SessionGuard {
         }
         return { allow: true };
       case "write":
-        return allows(this.#grants, "write", entityId)
-          ? { allow: true }
-          : refuse(`no write access to table ${table}`);
+        if (!allows(this.#grants, "write", entityId)) {
+          return refuse(`no write access to table ${table}`);
+        }
+        // Tables a live session created are dropped with it and stay out of the log.
+        if (!this.#sink || !isEdit(kind) || this.#claimed.has(entityId)) return { allow: true };
+        return applyEdit(this.#sink, req).then(({ reply, refused }): Verdict =>
+          refused === undefined
+            ? { allow: "answered", reply }
+            : { allow: false, reason: refused, reply }
+        );
       case "create":
         return this.#create(entityId, refuse);
       case "drop":

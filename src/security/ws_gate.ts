@@ -10,6 +10,7 @@ import type { EngineHost } from "../engine/host.ts";
 import { HttpError } from "../server/http_error.ts";
 import type { Logger } from "../ops/log.ts";
 import type { Principal, Security } from "./security.ts";
+import type { EditSink } from "./ws_edits.ts";
 import { type GuardHost, SessionGuard, type Verdict } from "./session_guard.ts";
 
 /** Close code for an inbound message over the size limit (RFC 6455 "message too big"). */
@@ -88,6 +89,10 @@ export class SocketGate {
 
   /** Delivers or refuses; resolves once any follow-up (`after`) has run. */
   #apply(verdict: Verdict, bytes: Uint8Array, socket: GateSocket): Promise<void> {
+    if (verdict.allow === "answered") {
+      socket.reply(verdict.reply);
+      return Promise.resolve();
+    }
     if (verdict.allow) {
       const delivered = socket.deliver(bytes);
       return verdict.after ? delivered.then(verdict.after) : Promise.resolve();
@@ -122,6 +127,7 @@ export class SocketGate {
  * two with `Retry-After`.
  *
  * @param remoteAddr The client's address, for the per-address limit.
+ * @param sink Where the session's edits of shared tables go.
  * @throws {HttpError} for each refusal, so no upgrade happens.
  */
 export async function admitUpgrade(
@@ -130,6 +136,7 @@ export async function admitUpgrade(
   remoteAddr: string,
   host: EngineHost,
   log: Logger,
+  sink?: EditSink,
 ): Promise<SocketGate> {
   const { principal, grants } = await security.checkUpgrade(req);
   const admission = security.connections.acquire(remoteAddr);
@@ -151,6 +158,7 @@ export async function admitUpgrade(
     maxViews: security.config.limits.maxViewsPerSession,
     host: guardHost(host),
     claimed: security.claimed,
+    sink,
   });
   return new SocketGate(security, principal, guard, remoteAddr, log);
 }

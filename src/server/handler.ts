@@ -62,6 +62,7 @@ export function createHandler(deps: HandlerDeps): Handler {
   const basePath = deps.basePath ?? "";
   const log = deps.log ?? silentLogger;
   const security = deps.security ?? new Security(securityConfig(), log);
+  const sink = deps.sink ?? new BatchSink(deps.host);
   const router = new Router([
     ...(deps.routes ?? []),
     {
@@ -74,6 +75,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           ...deps.websocket,
           security,
           remoteAddr: ctx.remoteAddr,
+          sink,
         }),
     },
     ...broadcastRoutes(deps.host, log, {
@@ -84,7 +86,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     }),
     ...opsRoutes({ readiness: deps.readiness ?? readyNow(deps.host), metrics: deps.metrics }),
     ...tableReadRoutes(deps.host),
-    ...tablesApiRoutes(deps.host, deps.sink ?? new BatchSink(deps.host)),
+    ...tablesApiRoutes(deps.host, sink),
     ...pageRoutes({
       staticDir: deps.staticDir ?? STATIC_DIR,
       assets: deps.assets ?? findAssets(),

@@ -1,0 +1,224 @@
+/**
+ * WebSocket edits as an ingest source: a session's `table.update`,
+ * `replace`, `remove` and `clear` on a shared table become a
+ * {@linkcode Batch} for the ingest sink, validated and logged exactly like
+ * an HTTP batch, and the client gets the protocol answer the engine would
+ * have sent, or a server error carrying the refusal's detail (its promise
+ * rejects and nothing changed).
+ *
+ * Ports are an engine notion the batch log does not carry: an edit through
+ * the sink is applied on the table's default port, so `on_update`
+ * callbacks report port 0 for it whatever `port_id` the client named.
+ *
+ * @module
+ */
+
+import type { Batch, BatchFormat, BatchResult, TableDef } from "../ingest/batch.ts";
+import { IngestError } from "../ingest/batch.ts";
+import { isRecord, parseJson } from "../ingest/json_safe.ts";
+import { parseNdjson } from "../ingest/validate_json.ts";
+import { Req } from "../protocol/messages.ts";
+import { fields, ProtocolError, WIRE_LEN } from "../protocol/wire.ts";
+import { encodeResponse, encodeServerError, type RequestEnvelope } from "./protocol.ts";
+
+/** The sink operations an edit needs; `BatchSink` provides them. */
+export interface EditSink {
+  /** Validates, logs and applies a batch; throws {@linkcode IngestError} when refused. */
+  submit(batch: Batch, source?: string): Promise<BatchResult>;
+  /** A table's definition, or undefined when it does not exist. */
+  definition(name: string): Promise<TableDef | undefined>;
+  /** Ingest limits; the JSON depth applies to edits too. */
+  readonly limits: { readonly maxJsonDepth: number };
+}
+
+/** The name edits carry in ingest events and metrics. */
+export const EDIT_SOURCE = "websocket";
+
+/**
+ * The column name the stock client and `<perspective-viewer editable>` use
+ * for a row's primary key in an update (the datagrid sends
+ * `{__INDEX__: key, [column]: value}`).
+ */
+export const INDEX_KEY = "__INDEX__";
+
+/** `MakeTableData` members, from `perspective.proto`. */
+const Data = {
+  FROM_SCHEMA: 1,
+  FROM_CSV: 2,
+  FROM_ARROW: 3,
+  FROM_ROWS: 4,
+  FROM_COLS: 5,
+  FROM_VIEW: 6,
+  FROM_NDJSON: 7,
+} as const;
+
+const FORMATS: Record<number, BatchFormat> = {
+  [Data.FROM_CSV]: "csv",
+  [Data.FROM_ARROW]: "arrow",
+  [Data.FROM_ROWS]: "json",
+  [Data.FROM_COLS]: "columns",
+  [Data.FROM_NDJSON]: "ndjson",
+};
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+
+/** What became of one edit: the bytes for the client, and why it was refused if it was. */
+export interface EditOutcome {
+  /** The protocol response (success or server error), same `msg_id` and `entity_id`. */
+  reply: Uint8Array;
+  /** Why it was refused, for the log; undefined when applied. */
+  refused?: string;
+}
+
+/** Whether a request is an edit this module takes: update, replace (and so clear) or remove. */
+export function isEdit(kind: number): boolean {
+  return kind === Req.TABLE_UPDATE || kind === Req.TABLE_REPLACE || kind === Req.TABLE_REMOVE;
+}
+
+/**
+ * Submits one edit to the sink and answers it. Never throws: every failure
+ * becomes a server error for the client.
+ *
+ * @param req A decoded request for which {@linkcode isEdit} holds.
+ */
+export async function applyEdit(sink: EditSink, req: RequestEnvelope): Promise<EditOutcome> {
+  const { msgId, entityId, kind } = req;
+  try {
+    const batch = await editBatch(sink, req);
+    await sink.submit(batch, EDIT_SOURCE);
+    return { reply: encodeResponse(msgId, entityId, kind, EMPTY) };
+  } catch (err) {
+    const status = err instanceof IngestError ? err.status : 500;
+    const detail = err instanceof IngestError
+      ? err.message
+      : err instanceof ProtocolError
+      ? `malformed edit: ${err.message}`
+      : "the edit failed on the server";
+    const refused = `${detail} (status ${status})`;
+    return { reply: encodeServerError(msgId, entityId, `refused: ${refused}`), refused };
+  }
+}
+
+/**
+ * Turns an edit request into a batch.
+ *
+ * @throws {IngestError} 400 for data the service does not take over the protocol.
+ * @throws {ProtocolError} for bytes that do not parse.
+ */
+export async function editBatch(sink: EditSink, req: RequestEnvelope): Promise<Batch> {
+  const table = req.entityId;
+  const data = readData(req.body);
+  if (data === undefined) throw new IngestError(400, "the edit carries no data");
+  const format = FORMATS[data.member];
+  if (format === undefined) {
+    const what = data.member === Data.FROM_VIEW
+      ? "an edit from a view"
+      : data.member === Data.FROM_SCHEMA
+      ? "an edit from a schema"
+      : `data member ${data.member}`;
+    throw new IngestError(400, `${what} is not supported here; send rows, columns, CSV or Arrow`);
+  }
+  // A copy: the sink may move the buffer to its validation worker.
+  const bytes = data.bytes.slice();
+  if (req.kind === Req.TABLE_REMOVE) {
+    if (format !== "json") throw new IngestError(400, "keys to remove are a JSON array");
+    return { table, op: "remove", format, bytes, owned: true };
+  }
+  if (req.kind === Req.TABLE_REPLACE) {
+    // `Table.clear()` in the stock client is a replace with the empty row list.
+    if (format === "json" && isEmptyArray(bytes)) {
+      return { table, op: "clear", format, bytes: EMPTY };
+    }
+    return { table, op: "replace", format, bytes, owned: true, create: false };
+  }
+  const keyed = await withIndexColumn(sink, table, format, bytes);
+  return { table, op: "update", ...keyed, owned: true, create: false };
+}
+
+/** Reads `data` (field 1) of an update, replace or remove request. Any `port_id` is ignored. */
+function readData(body: Uint8Array): { member: number; bytes: Uint8Array } | undefined {
+  let data: Uint8Array | undefined;
+  for (const f of fields(body)) {
+    if (f.no === 1) {
+      if (f.wire !== WIRE_LEN) throw new ProtocolError("data is not a message");
+      data = f.bytes;
+    }
+  }
+  if (data === undefined) return undefined;
+  let out: { member: number; bytes: Uint8Array } | undefined;
+  for (const f of fields(data)) {
+    if (f.wire !== WIRE_LEN) throw new ProtocolError(`data member ${f.no} is not length-delimited`);
+    out = { member: f.no, bytes: f.bytes };
+  }
+  return out;
+}
+
+function isEmptyArray(bytes: Uint8Array): boolean {
+  if (bytes.length > 64) return false;
+  return /^\s*\[\s*\]\s*$/.test(new TextDecoder().decode(bytes));
+}
+
+/**
+ * The datagrid names the row it edits by `__INDEX__`, the engine's primary
+ * key. On a table with an index that is the index column, so the edit is
+ * rewritten into a plain upsert the validator and the log understand. On a
+ * table without one it is the engine's internal row number, which no batch
+ * can name and no log can replay, so such an edit is refused.
+ */
+async function withIndexColumn(
+  sink: EditSink,
+  table: string,
+  format: BatchFormat,
+  bytes: Uint8Array,
+): Promise<{ format: BatchFormat; bytes: Uint8Array }> {
+  if (format === "arrow" || format === "csv" || !mentionsIndexKey(bytes)) return { format, bytes };
+  const depth = sink.limits.maxJsonDepth;
+  const parsed = format === "ndjson" ? parseNdjson(bytes, depth) : parseJson(bytes, depth);
+  const rows = Array.isArray(parsed) ? parsed.filter(isRecord) : [];
+  const columns = !Array.isArray(parsed) && isRecord(parsed) ? parsed : undefined;
+  if (![...rows, ...(columns ? [columns] : [])].some((r) => Object.hasOwn(r, INDEX_KEY))) {
+    return { format, bytes };
+  }
+  const def = await sink.definition(table);
+  if (def === undefined) throw new IngestError(404, `no table named ${JSON.stringify(table)}`);
+  const index = def.index;
+  if (index === null) {
+    throw new IngestError(
+      422,
+      `table ${JSON.stringify(table)} has no index, so rows cannot be edited in place ` +
+        `by ${INDEX_KEY}; give the table an index to edit it from a viewer`,
+    );
+  }
+  const move = (record: Record<string, unknown>, where: string) => {
+    if (!Object.hasOwn(record, INDEX_KEY)) return;
+    if (Object.hasOwn(record, index)) {
+      if (JSON.stringify(record[index]) !== JSON.stringify(record[INDEX_KEY])) {
+        throw new IngestError(
+          422,
+          `${where}: the index column ${JSON.stringify(index)} cannot be edited in place`,
+        );
+      }
+    } else {
+      record[index] = record[INDEX_KEY];
+    }
+    delete record[INDEX_KEY];
+  };
+  if (columns) {
+    move(columns, "columns");
+    return { format: "columns", bytes: encoder.encode(JSON.stringify(columns)) };
+  }
+  rows.forEach((row, i) => move(row, `row ${i}`));
+  return { format: "json", bytes: encoder.encode(JSON.stringify(parsed)) };
+}
+
+const INDEX_KEY_BYTES = encoder.encode(`"${INDEX_KEY}"`);
+
+function mentionsIndexKey(bytes: Uint8Array): boolean {
+  const n = INDEX_KEY_BYTES.length;
+  outer: for (let i = 0; i + n <= bytes.length; i++) {
+    for (let j = 0; j < n; j++) if (bytes[i + j] !== INDEX_KEY_BYTES[j]) continue outer;
+    return true;
+  }
+  return false;
+}
