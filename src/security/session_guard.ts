@@ -14,6 +14,7 @@ import {
   encodeRepeated,
   encodeResponse,
   encodeServerError,
+  type RequestEnvelope,
   stringField,
 } from "./protocol.ts";
 import { fields, ProtocolError } from "../protocol/wire.ts";
@@ -76,6 +77,8 @@ export interface SessionGuardOptions {
    * any batch. Without it they reach the engine directly.
    */
   sink?: EditSink;
+  /** Applies the ingest rate limit to an edit for the sink; returns why it is refused, if it is. */
+  limitEdit?: () => string | undefined;
 }
 
 /**
@@ -90,6 +93,7 @@ export class SessionGuard {
   readonly #host: GuardHost;
   readonly #claimed: Set<string>;
   readonly #sink?: EditSink;
+  readonly #limitEdit?: () => string | undefined;
   /** The session's open views, each with its table. */
   readonly #views = new Map<string, string>();
   /** Tables whose deletion this guard watches, to forget their views. */
@@ -113,6 +117,7 @@ export class SessionGuard {
     this.#host = options.host;
     this.#claimed = options.claimed;
     this.#sink = options.sink;
+    this.#limitEdit = options.limitEdit;
     this.#readsAll = options.grants.read?.includes("*") ?? false;
   }
 
@@ -213,11 +218,7 @@ export class SessionGuard {
         }
         // Tables a live session created are dropped with it and stay out of the log.
         if (!this.#sink || !isEdit(kind) || this.#claimed.has(entityId)) return { allow: true };
-        return applyEdit(this.#sink, req).then(({ reply, refused }): Verdict =>
-          refused === undefined
-            ? { allow: "answered", reply }
-            : { allow: false, reason: refused, reply }
-        );
+        return this.#edit(this.#sink, req, refuse);
       case "create":
         return this.#create(entityId, refuse);
       case "drop":
@@ -229,6 +230,20 @@ export class SessionGuard {
       default:
         return refuse(`unknown request type ${kind}`);
     }
+  }
+
+  /** Hands an edit of a shared table to the sink, under the ingest rate limit. */
+  async #edit(
+    sink: EditSink,
+    req: RequestEnvelope,
+    refuse: (reason: string) => Verdict,
+  ): Promise<Verdict> {
+    const limited = this.#limitEdit?.();
+    if (limited) return refuse(limited);
+    const { reply, refused } = await applyEdit(sink, req);
+    return refused === undefined
+      ? { allow: "answered", reply }
+      : { allow: false, reason: refused, reply };
   }
 
   async #create(name: string, refuse: (reason: string) => Verdict): Promise<Verdict> {

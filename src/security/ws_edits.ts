@@ -27,8 +27,8 @@ export interface EditSink {
   submit(batch: Batch, source?: string): Promise<BatchResult>;
   /** A table's definition, or undefined when it does not exist. */
   definition(name: string): Promise<TableDef | undefined>;
-  /** Ingest limits; the JSON depth applies to edits too. */
-  readonly limits: { readonly maxJsonDepth: number };
+  /** Ingest limits: the decoded size and the JSON depth apply to edits too. */
+  readonly limits: { readonly maxDecodedBytes: number; readonly maxJsonDepth: number };
 }
 
 /** The name edits carry in ingest events and metrics. */
@@ -118,6 +118,10 @@ export async function editBatch(sink: EditSink, req: RequestEnvelope): Promise<B
       ? "an edit from a schema"
       : `data member ${data.member}`;
     throw new IngestError(400, `${what} is not supported here; send rows, columns, CSV or Arrow`);
+  }
+  const max = sink.limits.maxDecodedBytes;
+  if (data.bytes.byteLength > max) {
+    throw new IngestError(413, `the edit's data is larger than the ${max}-byte limit`);
   }
   // A copy: the sink may move the buffer to its validation worker.
   const bytes = data.bytes.slice();

@@ -159,6 +159,16 @@ export async function admitUpgrade(
     host: guardHost(host),
     claimed: security.claimed,
     sink,
+    limitEdit: () => {
+      // Edits through the sink are ingest, under the same per-token rate as HTTP batches.
+      try {
+        security.limitIngest(principal, remoteAddr);
+        return undefined;
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        return `${err.message}; retry in ${err.headers["retry-after"]} s (status ${err.status})`;
+      }
+    },
   });
   return new SocketGate(security, principal, guard, remoteAddr, log);
 }

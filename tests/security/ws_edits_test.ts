@@ -370,3 +370,62 @@ Deno.test("edits the service does not take over the protocol get a server error 
     }
   });
 });
+
+Deno.test("an edit's data past the ingest decoded-size limit is refused with 413 and changes nothing", async () => {
+  await withWriter(async (service, client) => {
+    await service.host.createTable("sales_big", ROWS, { index: "id" });
+    const events = editEvents(service);
+    const table = await client.open_table("sales_big");
+    const row = JSON.stringify([{ id: 4, name: "d".repeat(200), x: 4.5 }]);
+    // Each service copies the limits, so this changes only the one under test.
+    service.sink.limits.maxDecodedBytes = row.length - 1;
+    await assert.rejects(
+      () => table.update(row, { format: "json" }),
+      new RegExp(
+        `refused: the edit's data is larger than the ${row.length - 1}-byte limit \\(status 413\\)`,
+      ),
+    );
+    assert.deepEqual(byId(await apiRows(service, "sales_big")), ROWS);
+    service.sink.limits.maxDecodedBytes = row.length;
+    await table.update(row, { format: "json" });
+    assert.equal((await apiRows(service, "sales_big")).length, 4);
+    assert.deepEqual(events.map((e) => e.status), [200]);
+  });
+});
+
+Deno.test("edits share the token's ingest rate limit with HTTP batches", async () => {
+  await withSecuredService(
+    { limits: { ingestRequestsPerSecond: 0.001, ingestBurst: 2 } },
+    async (service) => {
+      await service.host.createTable("sales_rate", ROWS, { index: "id" });
+      const client = await perspective.websocket(wsUrl(service, WRITER));
+      try {
+        const table = await client.open_table("sales_rate");
+        await table.update([{ id: 4, name: "d", x: 4.5 }]);
+        await table.update([{ id: 5, name: "e", x: 5.5 }]);
+        await assert.rejects(
+          () => table.update([{ id: 6, name: "f", x: 6.5 }]),
+          /refused: ingest rate limit reached; retry in \d+ s \(status 429\)/,
+        );
+        assert.deepEqual(
+          (await apiRows(service, "sales_rate")).map((r) => (r as { id: number }).id).sort(),
+          [1, 2, 3, 4, 5],
+        );
+        // The same bucket: the token's next HTTP batch is refused too.
+        const res = await fetch(new URL("api/tables/sales_rate/rows", service.url), {
+          method: "POST",
+          headers: { authorization: `Bearer ${WRITER}`, "content-type": "application/json" },
+          body: JSON.stringify([{ id: 7, name: "g", x: 7.5 }]),
+        });
+        assert.equal(res.status, 429);
+        await res.body?.cancel();
+        // A session's own table is not ingest and is not limited.
+        const mine = await client.table(ROWS, { name: "sales_own", index: "id" });
+        await mine.update([{ id: 4, name: "d", x: 4.5 }]);
+        assert.equal((await apiRows(service, "sales_own")).length, 4);
+      } finally {
+        await client.terminate();
+      }
+    },
+  );
+});
