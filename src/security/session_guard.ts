@@ -58,6 +58,8 @@ export type Verdict =
     reason: string;
     /** A protocol error for the client, or null when the message is unreadable. */
     reply: Uint8Array | null;
+    /** The server failed rather than the client: logged as a warning. */
+    failed?: boolean;
   };
 
 /** Options for {@linkcode SessionGuard}. */
@@ -240,10 +242,10 @@ export class SessionGuard {
   ): Promise<Verdict> {
     const limited = this.#limitEdit?.();
     if (limited) return refuse(limited);
-    const { reply, refused } = await applyEdit(sink, req);
+    const { reply, refused, failed } = await applyEdit(sink, req);
     return refused === undefined
       ? { allow: "answered", reply }
-      : { allow: false, reason: refused, reply };
+      : { allow: false, reason: refused, reply, failed };
   }
 
   async #create(name: string, refuse: (reason: string) => Verdict): Promise<Verdict> {

@@ -69,6 +69,8 @@ export interface EditOutcome {
   reply: Uint8Array;
   /** Why it was refused, for the log; undefined when applied. */
   refused?: string;
+  /** The server failed, not the edit: worth a warning in the log. */
+  failed?: boolean;
 }
 
 /** Whether a request is an edit this module takes: update, replace (and so clear) or remove. */
@@ -89,14 +91,19 @@ export async function applyEdit(sink: EditSink, req: RequestEnvelope): Promise<E
     await sink.submit(batch, EDIT_SOURCE);
     return { reply: encodeResponse(msgId, entityId, kind, EMPTY) };
   } catch (err) {
-    const status = err instanceof IngestError ? err.status : 500;
-    const detail = err instanceof IngestError
-      ? err.message
-      : err instanceof ProtocolError
-      ? `malformed edit: ${err.message}`
-      : "the edit failed on the server";
-    const refused = `${detail} (status ${status})`;
-    return { reply: encodeServerError(msgId, entityId, `refused: ${refused}`), refused };
+    if (err instanceof IngestError || err instanceof ProtocolError) {
+      const status = err instanceof IngestError ? err.status : 400;
+      const detail = err instanceof IngestError ? err.message : `malformed edit: ${err.message}`;
+      const refused = `${detail} (status ${status})`;
+      return { reply: encodeServerError(msgId, entityId, `refused: ${refused}`), refused };
+    }
+    // The cause goes to the log only: it may describe the server's internals.
+    const cause = err instanceof Error ? err.message : String(err);
+    return {
+      reply: encodeServerError(msgId, entityId, "the edit failed on the server (status 500)"),
+      refused: `the edit failed on the server: ${cause} (status 500)`,
+      failed: true,
+    };
   }
 }
 

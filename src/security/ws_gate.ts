@@ -97,10 +97,9 @@ export class SocketGate {
       const delivered = socket.deliver(bytes);
       return verdict.after ? delivered.then(verdict.after) : Promise.resolve();
     }
-    this.#log.debug("websocket request refused", {
-      token: this.principal.name,
-      reason: verdict.reason,
-    });
+    const fields = { token: this.principal.name, reason: verdict.reason };
+    if (verdict.failed) this.#log.warn("websocket request failed", fields);
+    else this.#log.debug("websocket request refused", fields);
     if (verdict.reply) socket.reply(verdict.reply);
     else socket.close(CLOSE_INVALID_PAYLOAD, "not a Perspective request");
     return Promise.resolve();

@@ -5,7 +5,18 @@ import type { IngestEvent } from "../../src/ingest/sink.ts";
 import type { Client } from "../../src/engine/perspective.ts";
 import { Req } from "../../src/protocol/messages.ts";
 import { fields, pushBytes, pushVarintField } from "../../src/protocol/wire.ts";
-import { closeSocket, openSocket, READER, withSecuredService, WRITER, wsUrl } from "./helpers.ts";
+import { startService } from "../../src/service.ts";
+import { createLogger } from "../../src/ops/log.ts";
+import {
+  closeSocket,
+  configFrom,
+  openSocket,
+  READER,
+  tokensEnv,
+  withSecuredService,
+  WRITER,
+  wsUrl,
+} from "./helpers.ts";
 
 const ROWS = [{ id: 1, name: "a", x: 1.5 }, { id: 2, name: "b", x: 2.5 }, {
   id: 3,
@@ -428,4 +439,41 @@ Deno.test("edits share the token's ingest rate limit with HTTP batches", async (
       }
     },
   );
+});
+
+Deno.test("an edit the sink fails on rejects in the client without the server's details, and the session goes on", async () => {
+  const logged: string[] = [];
+  const log = createLogger("warn", (line) => void logged.push(line));
+  const security = await configFrom({ TOKENS: await tokensEnv() });
+  const service = await startService({ port: 0, demo: false, log, security });
+  try {
+    await service.host.createTable("sales_fault", ROWS, { index: "id" });
+    // The seam: the service's own sink, failing as a broken batch log would.
+    let failing = false;
+    const submit = service.sink.submit.bind(service.sink);
+    service.sink.submit = (batch, source) =>
+      failing
+        ? Promise.reject(new Error("disk on fire at /var/secret/path"))
+        : submit(batch, source);
+    const client = await perspective.websocket(wsUrl(service, WRITER));
+    try {
+      const table = await client.open_table("sales_fault");
+      failing = true;
+      const error = await table.update([{ id: 4, name: "d", x: 4.5 }]).then(
+        () => assert.fail("the edit was acknowledged"),
+        (err: Error) => err.message,
+      );
+      assert.match(error, /the edit failed on the server \(status 500\)/);
+      assert.doesNotMatch(error, /secret/);
+      assert(logged.some((l) => l.includes("disk on fire")), "the cause is logged");
+      assert.deepEqual(byId(await apiRows(service, "sales_fault")), ROWS);
+      failing = false;
+      await table.update([{ id: 4, name: "d", x: 4.5 }]);
+      assert.equal(await table.size(), 4);
+    } finally {
+      await client.terminate();
+    }
+  } finally {
+    await service.close();
+  }
 });
