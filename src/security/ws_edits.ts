@@ -15,6 +15,7 @@
 
 import type { Batch, BatchFormat, BatchResult, TableDef } from "../ingest/batch.ts";
 import { IngestError } from "../ingest/batch.ts";
+import { StatusError } from "../engine/batch_types.ts";
 import { isRecord, parseJson } from "../ingest/json_safe.ts";
 import { parseNdjson } from "../ingest/validate_json.ts";
 import { Req } from "../protocol/messages.ts";
@@ -23,7 +24,7 @@ import { encodeResponse, encodeServerError, type RequestEnvelope } from "./proto
 
 /** The sink operations an edit needs; `BatchSink` provides them. */
 export interface EditSink {
-  /** Validates, logs and applies a batch; throws {@linkcode IngestError} when refused. */
+  /** Validates, logs and applies a batch; throws a {@linkcode StatusError} when refused. */
   submit(batch: Batch, source?: string): Promise<BatchResult>;
   /** A table's definition, or undefined when it does not exist. */
   definition(name: string): Promise<TableDef | undefined>;
@@ -91,10 +92,11 @@ export async function applyEdit(sink: EditSink, req: RequestEnvelope): Promise<E
     await sink.submit(batch, EDIT_SOURCE);
     return { reply: encodeResponse(msgId, entityId, kind, EMPTY) };
   } catch (err) {
-    if (err instanceof IngestError || err instanceof ProtocolError) {
-      const status = err instanceof IngestError ? err.status : 400;
-      const detail = err instanceof IngestError ? err.message : `malformed edit: ${err.message}`;
-      const refused = `${detail} (status ${status})`;
+    if (err instanceof StatusError || err instanceof ProtocolError) {
+      const status = err instanceof StatusError ? err.status : 400;
+      const retry = err instanceof StatusError ? err.headers["retry-after"] : undefined;
+      const detail = err instanceof StatusError ? err.message : `malformed edit: ${err.message}`;
+      const refused = `${detail}${retry ? `; retry in ${retry} s` : ""} (status ${status})`;
       return { reply: encodeServerError(msgId, entityId, `refused: ${refused}`), refused };
     }
     // The cause goes to the log only: it may describe the server's internals.

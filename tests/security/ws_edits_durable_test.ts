@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import perspective from "@finos/perspective";
+import { type Service, startService } from "../../src/service.ts";
+import { silentLogger } from "../../src/ops/log.ts";
+import { configFrom, READER, tokensEnv, WRITER, wsUrl } from "./helpers.ts";
+
+const ROWS = [{ id: 1, name: "a", x: 1.5 }, { id: 2, name: "b", x: 2.5 }, {
+  id: 3,
+  name: "c",
+  x: 3.5,
+}];
+
+async function apiRows(service: Service, table: string): Promise<unknown[]> {
+  const res = await fetch(new URL(`api/tables/${table}/rows?format=json`, service.url), {
+    headers: { authorization: `Bearer ${READER}` },
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  return await res.json();
+}
+
+function byId(rows: unknown[]): unknown[] {
+  return [...rows].sort((a, b) => (a as { id: number }).id - (b as { id: number }).id);
+}
+
+async function durable(dataDir: string): Promise<Service> {
+  const security = await configFrom({ TOKENS: await tokensEnv() });
+  return await startService({ port: 0, demo: false, log: silentLogger, security, dataDir });
+}
+
+Deno.test("WebSocket edits of a durable table are in the log: they survive a restart, a session's own table does not", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "ws-edits-" });
+  try {
+    let expected: unknown[];
+    const first = await durable(dataDir);
+    try {
+      await first.sink.createTable("sales_kept", {
+        schema: { id: "integer", name: "string", x: "float" },
+        index: "id",
+        limit: null,
+      });
+      await first.sink.createTable("sales_emptied", {
+        schema: { id: "integer", name: "string", x: "float" },
+        index: "id",
+        limit: null,
+      });
+      const client = await perspective.websocket(wsUrl(first, WRITER));
+      try {
+        const kept = await client.open_table("sales_kept");
+        await kept.update(ROWS);
+        await kept.update([{ __INDEX__: 2, name: "edited" }]);
+        await kept.remove([1]);
+        await kept.update("id,name,x\n4,d,4.5");
+        await assert.rejects(() => kept.update([{ id: 5, x: "bad" }]), /status 422/);
+        const emptied = await client.open_table("sales_emptied");
+        await emptied.replace(ROWS);
+        await emptied.clear();
+        await client.table(ROWS, { name: "sales_session", index: "id" });
+        expected = byId(await apiRows(first, "sales_kept"));
+        assert.deepEqual(expected, [
+          { id: 2, name: "edited", x: 2.5 },
+          ROWS[2],
+          { id: 4, name: "d", x: 4.5 },
+        ]);
+      } finally {
+        await client.terminate();
+      }
+    } finally {
+      await first.close();
+    }
+    const second = await durable(dataDir);
+    try {
+      assert.deepEqual(byId(await apiRows(second, "sales_kept")), expected);
+      assert.deepEqual(await apiRows(second, "sales_emptied"), []);
+      assert.deepEqual((await second.host.tableNames()).sort(), ["sales_emptied", "sales_kept"]);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
