@@ -19,7 +19,7 @@ import {
 } from "./protocol.ts";
 import { fields, ProtocolError } from "../protocol/wire.ts";
 import { allows, type Grants } from "./scopes.ts";
-import { applyEdit, type EditSink, isEdit } from "./ws_edits.ts";
+import { applyDrop, applyEdit, type EditOutcome, type EditSink, isEdit } from "./ws_edits.ts";
 
 /** `Request.get_hosted_tables_req` and `Response.get_hosted_tables_resp`. */
 const GET_HOSTED_TABLES_REQ = 4;
@@ -61,6 +61,13 @@ export type Verdict =
     /** The server failed rather than the client: logged as a warning. */
     failed?: boolean;
   };
+
+/** The verdict for a request the sink handled. */
+function answered({ reply, refused, failed }: EditOutcome): Verdict {
+  return refused === undefined
+    ? { allow: "answered", reply }
+    : { allow: false, reason: refused, reply, failed };
+}
 
 /** Options for {@linkcode SessionGuard}. */
 export interface SessionGuardOptions {
@@ -224,7 +231,11 @@ export class SessionGuard {
       case "create":
         return this.#create(entityId, refuse);
       case "drop":
-        if (allows(this.#grants, "admin", entityId)) return { allow: true };
+        if (allows(this.#grants, "admin", entityId)) {
+          // A shared table is dropped through the log, like DELETE /api/tables/{table}.
+          if (!this.#sink || this.#claimed.has(entityId)) return { allow: true };
+          return applyDrop(this.#sink, req).then(answered);
+        }
         if (this.#tables.has(entityId) && allows(this.#grants, "write", entityId)) {
           return { allow: true };
         }
@@ -242,10 +253,7 @@ export class SessionGuard {
   ): Promise<Verdict> {
     const limited = this.#limitEdit?.();
     if (limited) return refuse(limited);
-    const { reply, refused, failed } = await applyEdit(sink, req);
-    return refused === undefined
-      ? { allow: "answered", reply }
-      : { allow: false, reason: refused, reply, failed };
+    return answered(await applyEdit(sink, req));
   }
 
   async #create(name: string, refuse: (reason: string) => Verdict): Promise<Verdict> {

@@ -6,6 +6,9 @@
  * have sent, or a server error carrying the refusal's detail (its promise
  * rejects and nothing changed).
  *
+ * An admin's `table.delete()` of a shared table is dropped through the
+ * sink too, so the drop is logged like `DELETE /api/tables/{table}`.
+ *
  * Ports are an engine notion the batch log does not carry: an edit through
  * the sink is applied on the table's default port, so `on_update`
  * callbacks report port 0 for it whatever `port_id` the client named.
@@ -28,6 +31,8 @@ export interface EditSink {
   submit(batch: Batch, source?: string): Promise<BatchResult>;
   /** A table's definition, or undefined when it does not exist. */
   definition(name: string): Promise<TableDef | undefined>;
+  /** Drops a table through the log; false when there is none. */
+  dropTable(name: string): Promise<boolean>;
   /** Ingest limits: the decoded size and the JSON depth apply to edits too. */
   readonly limits: { readonly maxDecodedBytes: number; readonly maxJsonDepth: number };
 }
@@ -85,11 +90,31 @@ export function isEdit(kind: number): boolean {
  *
  * @param req A decoded request for which {@linkcode isEdit} holds.
  */
-export async function applyEdit(sink: EditSink, req: RequestEnvelope): Promise<EditOutcome> {
+export function applyEdit(sink: EditSink, req: RequestEnvelope): Promise<EditOutcome> {
+  return answer(req, async () => {
+    await sink.submit(await editBatch(sink, req), EDIT_SOURCE);
+  });
+}
+
+/**
+ * Drops a shared table through the sink, so the drop is logged like
+ * `DELETE /api/tables/{table}`, and answers it. Never throws.
+ *
+ * @param req A decoded `table_delete_req`.
+ */
+export function applyDrop(sink: EditSink, req: RequestEnvelope): Promise<EditOutcome> {
+  return answer(req, async () => {
+    if (!(await sink.dropTable(req.entityId))) {
+      throw new IngestError(404, `no table named ${JSON.stringify(req.entityId)}`);
+    }
+  });
+}
+
+/** Runs `change` and answers with the request's own response, or a server error saying why not. */
+async function answer(req: RequestEnvelope, change: () => Promise<void>): Promise<EditOutcome> {
   const { msgId, entityId, kind } = req;
   try {
-    const batch = await editBatch(sink, req);
-    await sink.submit(batch, EDIT_SOURCE);
+    await change();
     return { reply: encodeResponse(msgId, entityId, kind, EMPTY) };
   } catch (err) {
     if (err instanceof StatusError || err instanceof ProtocolError) {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import perspective from "@finos/perspective";
 import { type Service, startService } from "../../src/service.ts";
 import { silentLogger } from "../../src/ops/log.ts";
-import { configFrom, READER, tokensEnv, WRITER, wsUrl } from "./helpers.ts";
+import { ADMIN, configFrom, READER, tokensEnv, WRITER, wsUrl } from "./helpers.ts";
 
 const ROWS = [{ id: 1, name: "a", x: 1.5 }, { id: 2, name: "b", x: 2.5 }, {
   id: 3,
@@ -27,7 +27,7 @@ async function durable(dataDir: string): Promise<Service> {
   return await startService({ port: 0, demo: false, log: silentLogger, security, dataDir });
 }
 
-Deno.test("WebSocket edits of a durable table are in the log: they survive a restart, a session's own table does not", async () => {
+Deno.test("WebSocket edits and drops of durable tables are in the log: they survive a restart, a session's own table does not", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "ws-edits-" });
   try {
     let expected: unknown[];
@@ -38,6 +38,14 @@ Deno.test("WebSocket edits of a durable table are in the log: they survive a res
         index: "id",
         limit: null,
       });
+      await first.sink.createTable("sales_dropped", {
+        schema: { id: "integer" },
+        index: null,
+        limit: null,
+      });
+      const admin = await perspective.websocket(wsUrl(first, ADMIN));
+      await (await admin.open_table("sales_dropped")).delete();
+      await admin.terminate();
       await first.sink.createTable("sales_emptied", {
         schema: { id: "integer", name: "string", x: "float" },
         index: "id",

@@ -4,10 +4,12 @@ import type { Service } from "../../src/service.ts";
 import type { IngestEvent } from "../../src/ingest/sink.ts";
 import type { Client } from "../../src/engine/perspective.ts";
 import { Req } from "../../src/protocol/messages.ts";
+import { waitFor } from "../support/wait.ts";
 import { fields, pushBytes, pushVarintField } from "../../src/protocol/wire.ts";
 import { startService } from "../../src/service.ts";
 import { createLogger } from "../../src/ops/log.ts";
 import {
+  ADMIN,
   closeSocket,
   configFrom,
   openSocket,
@@ -476,4 +478,43 @@ Deno.test("an edit the sink fails on rejects in the client without the server's 
   } finally {
     await service.close();
   }
+});
+
+Deno.test("an admin's table.delete() over the WebSocket drops a shared table through the sink; others' views are told", async () => {
+  await withSecuredService({}, async (service) => {
+    await service.host.createTable("sales_drop", ROWS, { index: "id" });
+    const admin = await perspective.websocket(wsUrl(service, ADMIN));
+    const reader = await perspective.websocket(wsUrl(service, READER));
+    try {
+      const watched = await reader.open_table("sales_drop");
+      const view = await watched.view();
+      let told = false;
+      await watched.on_delete(() => void (told = true));
+      const table = await admin.open_table("sales_drop");
+      await table.delete();
+      assert.deepEqual(await service.host.tableNames(), []);
+      const res = await fetch(new URL("api/tables/sales_drop", service.url), {
+        headers: { authorization: `Bearer ${READER}` },
+      });
+      assert.equal(res.status, 404);
+      await res.body?.cancel();
+      await waitFor("the reader's on_delete", () => told);
+      await assert.rejects(() => view.to_json());
+      // A session's own table is still dropped in the engine by its session.
+      const mine = await admin.table(ROWS, { name: "sales_own_drop", index: "id" });
+      await mine.delete();
+      assert.deepEqual(await service.host.tableNames(), []);
+    } finally {
+      await reader.terminate();
+      await admin.terminate();
+    }
+    // A drop of a table that is not there is a not-found server error.
+    const ws = await openSocket(wsUrl(service, ADMIN));
+    try {
+      const reply = await answer(ws, request(7, "sales_drop", Req.TABLE_DELETE, []));
+      assert.match(new TextDecoder().decode(reply.get(50)), /no table named "sales_drop".*404/);
+    } finally {
+      await closeSocket(ws);
+    }
+  });
 });
