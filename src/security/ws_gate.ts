@@ -18,6 +18,18 @@ export const CLOSE_MESSAGE_TOO_BIG = 1009;
 /** Close code for bytes that are not a Perspective request (RFC 6455 "invalid payload data"). */
 export const CLOSE_INVALID_PAYLOAD = 1007;
 
+/** Close code for a client whose requests pile up behind a slow one (RFC 6455 "try again later"). */
+export const CLOSE_BACKLOG = 1013;
+/**
+ * Requests one socket may have waiting behind an unanswered one (an edit the
+ * log is syncing, a table being created). The client pipelines, so some wait;
+ * a client that keeps sending while nothing is answered is closed instead of
+ * being buffered without bound.
+ */
+export const MAX_WAITING_REQUESTS = 4096;
+/** Bytes of waiting requests one socket may hold, in inbound messages of the largest size. */
+export const MAX_WAITING_MESSAGES_OF_MAX_SIZE = 4;
+
 /** The socket operations the gate uses. */
 export interface GateSocket {
   /** Hands an allowed request to the engine session; must not reject. */
@@ -39,6 +51,7 @@ export class SocketGate {
   readonly #log: Logger;
   #queue: Promise<void> = Promise.resolve();
   #pending = 0;
+  #pendingBytes = 0;
   #done = false;
 
   /** Use {@linkcode admitUpgrade}. */
@@ -79,12 +92,28 @@ export class SocketGate {
       void this.#apply(first, bytes, socket);
       return;
     }
+    const maxBytes = max * MAX_WAITING_MESSAGES_OF_MAX_SIZE;
+    if (
+      this.#pending >= MAX_WAITING_REQUESTS || this.#pendingBytes + bytes.byteLength > maxBytes
+    ) {
+      this.#log.info("websocket closed: too many requests waiting", {
+        token: this.principal.name,
+        requests: this.#pending,
+        bytes: this.#pendingBytes,
+      });
+      socket.close(CLOSE_BACKLOG, "too many requests waiting for an answer");
+      return;
+    }
     this.#pending++;
+    this.#pendingBytes += bytes.byteLength;
     this.#queue = this.#queue.then(async () => {
       if (this.#done) return;
       await this.#apply(await (first ?? this.guard.check(bytes)), bytes, socket);
     }).catch((err) => this.#log.warn("websocket gate failed", { error: err }))
-      .finally(() => this.#pending--);
+      .finally(() => {
+        this.#pending--;
+        this.#pendingBytes -= bytes.byteLength;
+      });
   }
 
   /** Delivers or refuses; resolves once any follow-up (`after`) has run. */

@@ -9,7 +9,13 @@ import { fields, pushBytes, pushVarintField } from "../../src/protocol/wire.ts";
 import { startService } from "../../src/service.ts";
 import { createLogger } from "../../src/ops/log.ts";
 import {
+  CLOSE_BACKLOG,
+  MAX_WAITING_MESSAGES_OF_MAX_SIZE,
+  MAX_WAITING_REQUESTS,
+} from "../../src/security/mod.ts";
+import {
   ADMIN,
+  closed,
   closeSocket,
   configFrom,
   openSocket,
@@ -516,5 +522,88 @@ Deno.test("an admin's table.delete() over the WebSocket drops a shared table thr
     } finally {
       await closeSocket(ws);
     }
+  });
+});
+
+/** Holds every sink submission until released: a seam for a slow log. */
+function holdSink(service: Service): { hold(): void; release(): void } {
+  let held: PromiseWithResolvers<void> | undefined;
+  const submit = service.sink.submit.bind(service.sink);
+  service.sink.submit = async (batch, source) => {
+    await held?.promise;
+    return await submit(batch, source);
+  };
+  return {
+    hold: () => void (held = Promise.withResolvers()),
+    release: () => held?.resolve(),
+  };
+}
+
+/** Counts the messages a socket receives. */
+function counter(ws: WebSocket): { count: number } {
+  const c = { count: 0 };
+  ws.addEventListener("message", () => c.count++);
+  return c;
+}
+
+Deno.test(`requests waiting behind an unanswered edit are capped at ${MAX_WAITING_REQUESTS}; one more closes the socket with 1013`, async () => {
+  await withSecuredService({}, async (service) => {
+    await service.host.createTable("sales_wait", ROWS, { index: "id" });
+    const sink = holdSink(service);
+    const edit = (id: number) =>
+      request(id, "sales_wait", Req.TABLE_UPDATE, updateWith(4, new TextEncoder().encode("[]")));
+    const size = (id: number) => request(id, "sales_wait", Req.TABLE_SIZE, []);
+    // At the cap: everything waits, then everything is answered.
+    const ws = await openSocket(wsUrl(service, WRITER));
+    const got = counter(ws);
+    sink.hold();
+    ws.send(edit(1));
+    for (let i = 2; i <= MAX_WAITING_REQUESTS; i++) ws.send(size(i));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(got.count, 0);
+    sink.release();
+    await waitFor("every answer", () => got.count === MAX_WAITING_REQUESTS);
+    assert.equal(ws.readyState, WebSocket.OPEN);
+    // One past it: the socket is closed, and the held edit still applies.
+    sink.hold();
+    const shut = closed(ws);
+    ws.send(edit(1));
+    for (let i = 2; i <= MAX_WAITING_REQUESTS + 1; i++) ws.send(size(i));
+    assert.equal((await shut).code, CLOSE_BACKLOG);
+    sink.release();
+  });
+});
+
+Deno.test("bytes waiting behind an unanswered edit are capped at four messages of the largest size; more close the socket with 1013", async () => {
+  const maxMessageBytes = 2000;
+  await withSecuredService({ limits: { maxMessageBytes } }, async (service) => {
+    await service.host.createTable("sales_bytes", [{ id: 1, s: "" }], { index: "id" });
+    const sink = holdSink(service);
+    const edit = (id: number) => {
+      const body = JSON.stringify([{ id, s: "x".repeat(1850) }]);
+      return request(
+        id,
+        "sales_bytes",
+        Req.TABLE_UPDATE,
+        updateWith(4, new TextEncoder().encode(body)),
+      );
+    };
+    const n = Math.floor((maxMessageBytes * MAX_WAITING_MESSAGES_OF_MAX_SIZE) / edit(1).byteLength);
+    assert(
+      n >= 4 && edit(1).byteLength * (n + 1) > maxMessageBytes * MAX_WAITING_MESSAGES_OF_MAX_SIZE,
+    );
+    const ws = await openSocket(wsUrl(service, WRITER));
+    const got = counter(ws);
+    sink.hold();
+    for (let i = 1; i <= n; i++) ws.send(edit(i));
+    await new Promise((r) => setTimeout(r, 500));
+    sink.release();
+    await waitFor("every answer", () => got.count === n);
+    assert.equal(await (await service.host.table("sales_bytes"))!.size(), n);
+    sink.hold();
+    const shut = closed(ws);
+    for (let i = 1; i <= n + 1; i++) ws.send(edit(100 + i));
+    assert.equal((await shut).code, CLOSE_BACKLOG);
+    sink.release();
   });
 });
