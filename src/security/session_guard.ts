@@ -45,12 +45,8 @@ export type Verdict =
     /** Run once the engine has handled it. */
     after?: () => Promise<void>;
   }
-  | {
-    /** Handled here, not by the engine: an edit that went through the ingest sink. */
-    allow: "answered";
-    /** The protocol response for the client. */
-    reply: Uint8Array;
-  }
+  /** Handled here, not by the engine: an edit or drop that went through the ingest sink. */
+  | EditOutcome
   | {
     /** Do not hand it to the engine. */
     allow: false;
@@ -58,16 +54,7 @@ export type Verdict =
     reason: string;
     /** A protocol error for the client, or null when the message is unreadable. */
     reply: Uint8Array | null;
-    /** The server failed rather than the client: logged as a warning. */
-    failed?: boolean;
   };
-
-/** The verdict for a request the sink handled. */
-function answered({ reply, refused, failed }: EditOutcome): Verdict {
-  return refused === undefined
-    ? { allow: "answered", reply }
-    : { allow: false, reason: refused, reply, failed };
-}
 
 /** Options for {@linkcode SessionGuard}. */
 export interface SessionGuardOptions {
@@ -234,7 +221,7 @@ export class SessionGuard {
         if (allows(this.#grants, "admin", entityId)) {
           // A shared table is dropped through the log, like DELETE /api/tables/{table}.
           if (!this.#sink || this.#claimed.has(entityId)) return { allow: true };
-          return applyDrop(this.#sink, req).then(answered);
+          return applyDrop(this.#sink, req);
         }
         if (this.#tables.has(entityId) && allows(this.#grants, "write", entityId)) {
           return { allow: true };
@@ -253,7 +240,7 @@ export class SessionGuard {
   ): Promise<Verdict> {
     const limited = this.#limitEdit?.();
     if (limited) return refuse(limited);
-    return answered(await applyEdit(sink, req));
+    return await applyEdit(sink, req);
   }
 
   async #create(name: string, refuse: (reason: string) => Verdict): Promise<Verdict> {

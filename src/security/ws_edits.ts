@@ -69,15 +69,28 @@ const FORMATS: Record<number, BatchFormat> = {
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
-/** What became of one edit: the bytes for the client, and why it was refused if it was. */
-export interface EditOutcome {
-  /** The protocol response (success or server error), same `msg_id` and `entity_id`. */
-  reply: Uint8Array;
-  /** Why it was refused, for the log; undefined when applied. */
-  refused?: string;
-  /** The server failed, not the edit: worth a warning in the log. */
-  failed?: boolean;
-}
+/**
+ * What became of one edit, in the shape of the session guard's verdicts:
+ * answered here, or refused with a reason for the log. Either way `reply`
+ * is the protocol response for the client, same `msg_id` and `entity_id`.
+ */
+export type EditOutcome =
+  | {
+    /** Applied: `reply` is the request's own response. */
+    allow: "answered";
+    /** The protocol response. */
+    reply: Uint8Array;
+  }
+  | {
+    /** Refused: `reply` is a server error. */
+    allow: false;
+    /** Why, for the log. */
+    reason: string;
+    /** The server error for the client. */
+    reply: Uint8Array;
+    /** The server failed, not the edit: worth a warning in the log. */
+    failed?: boolean;
+  };
 
 /** Whether a request is an edit this module takes: update, replace (and so clear) or remove. */
 export function isEdit(kind: number): boolean {
@@ -115,20 +128,22 @@ async function answer(req: RequestEnvelope, change: () => Promise<void>): Promis
   const { msgId, entityId, kind } = req;
   try {
     await change();
-    return { reply: encodeResponse(msgId, entityId, kind, EMPTY) };
+    return { allow: "answered", reply: encodeResponse(msgId, entityId, kind, EMPTY) };
   } catch (err) {
     if (err instanceof StatusError || err instanceof ProtocolError) {
       const status = err instanceof StatusError ? err.status : 400;
       const retry = err instanceof StatusError ? err.headers["retry-after"] : undefined;
       const detail = err instanceof StatusError ? err.message : `malformed edit: ${err.message}`;
       const refused = `${detail}${retry ? `; retry in ${retry} s` : ""} (status ${status})`;
-      return { reply: encodeServerError(msgId, entityId, `refused: ${refused}`), refused };
+      const reply = encodeServerError(msgId, entityId, `refused: ${refused}`);
+      return { allow: false, reason: refused, reply };
     }
     // The cause goes to the log only: it may describe the server's internals.
     const cause = err instanceof Error ? err.message : String(err);
     return {
+      allow: false,
+      reason: `the edit failed on the server: ${cause} (status 500)`,
       reply: encodeServerError(msgId, entityId, "the edit failed on the server (status 500)"),
-      refused: `the edit failed on the server: ${cause} (status 500)`,
       failed: true,
     };
   }

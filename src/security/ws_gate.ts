@@ -127,7 +127,7 @@ export class SocketGate {
       return verdict.after ? delivered.then(verdict.after) : Promise.resolve();
     }
     const fields = { token: this.principal.name, reason: verdict.reason };
-    if (verdict.failed) this.#log.warn("websocket request failed", fields);
+    if ("failed" in verdict && verdict.failed) this.#log.warn("websocket request failed", fields);
     else this.#log.debug("websocket request refused", fields);
     if (verdict.reply) socket.reply(verdict.reply);
     else socket.close(CLOSE_INVALID_PAYLOAD, "not a Perspective request");

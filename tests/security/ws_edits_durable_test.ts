@@ -2,25 +2,8 @@ import assert from "node:assert/strict";
 import perspective from "@finos/perspective";
 import { type Service, startService } from "../../src/service.ts";
 import { silentLogger } from "../../src/ops/log.ts";
-import { ADMIN, configFrom, READER, tokensEnv, WRITER, wsUrl } from "./helpers.ts";
-
-const ROWS = [{ id: 1, name: "a", x: 1.5 }, { id: 2, name: "b", x: 2.5 }, {
-  id: 3,
-  name: "c",
-  x: 3.5,
-}];
-
-async function apiRows(service: Service, table: string): Promise<unknown[]> {
-  const res = await fetch(new URL(`api/tables/${table}/rows?format=json`, service.url), {
-    headers: { authorization: `Bearer ${READER}` },
-  });
-  assert.equal(res.status, 200, await res.clone().text());
-  return await res.json();
-}
-
-function byId(rows: unknown[]): unknown[] {
-  return [...rows].sort((a, b) => (a as { id: number }).id - (b as { id: number }).id);
-}
+import { ADMIN, configFrom, tokensEnv, WRITER, wsUrl } from "./helpers.ts";
+import { apiRows, byId, ROWS } from "./ws_edits_helpers.ts";
 
 async function durable(dataDir: string): Promise<Service> {
   const security = await configFrom({ TOKENS: await tokensEnv() });
