@@ -19,6 +19,8 @@ import { limits as ingestLimits } from "./ingest/limits.ts";
 import type { FileConfig } from "./config/file.ts";
 import { createConfiguredTables, startConfiguredSources } from "./ingest/startup.ts";
 import type { RunningSources } from "./ingest/source_runner.ts";
+import { MemoryDashboardStore, MemoryLayoutStore } from "./storage/dashboards.ts";
+import { seedDemo } from "./server/dashboards_demo.ts";
 
 /** A running service. */
 export interface Service {
@@ -76,6 +78,10 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   });
   const stop = new AbortController();
   if (options.demo ?? true) await startDemo(host, { signal: stop.signal });
+  const dashboards = options.handler?.dashboards ?? new MemoryDashboardStore();
+  const layouts = options.handler?.layouts ?? new MemoryLayoutStore();
+  if (options.demo ?? true) await seedDemo(dashboards, layouts);
+  for (const t of options.config?.tables ?? []) if (t.layout) await layouts.put(t.name, t.layout);
   const basePath = options.basePath ?? "";
   const metrics = options.handler?.metrics ?? new ServiceMetrics();
   metrics.watchHost(host);
@@ -119,6 +125,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     readiness,
     inflight,
     sink,
+    dashboards,
+    layouts,
   });
   const server = Deno.serve({
     hostname: options.host ?? "127.0.0.1",
