@@ -31,7 +31,7 @@ import {
   MemoryDashboardStore,
   MemoryLayoutStore,
 } from "../storage/dashboards.ts";
-import { dashboardRoutes } from "./dashboards.ts";
+import { type DashboardOptions, dashboardRoutes } from "./dashboards.ts";
 import { overviewRoutes } from "./dashboards_overview.ts";
 
 /** Everything the handler needs, passed in so tests can build their own. */
@@ -64,6 +64,8 @@ export interface HandlerDeps {
   dashboards?: DashboardStore;
   /** Tables' default viewer layouts. @default an empty MemoryLayoutStore */
   layouts?: LayoutStore;
+  /** Dashboard limits. */
+  dashboardOptions?: DashboardOptions;
 }
 
 /** A request handler in `Deno.serve` form. */
@@ -100,6 +102,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     ...dashboardRoutes(
       deps.dashboards ?? new MemoryDashboardStore(),
       deps.layouts ?? new MemoryLayoutStore(),
+      deps.dashboardOptions,
     ),
     ...overviewRoutes(deps.host, sink, security),
     ...tablesApiRoutes(deps.host, sink),
