@@ -49,13 +49,28 @@ export async function writableTables(tables) {
   }
 }
 
-/** Sets the header's connection indicator. */
+/** Sets the header's connection indicator; the page dims its stale rows while not live. */
 export function setStatus(status, text, state) {
   status.textContent = text;
   status.dataset.state = state;
   status.classList.toggle("error", state === "error");
   status.classList.toggle("live", state === "live");
+  document.body.dataset.connection = state;
+  if (state !== "live") lostAt = Date.now();
 }
+
+let lostAt = 0;
+
+// A lost WebSocket fails every request the viewers had in flight, and the
+// viewer lets those rejections go unhandled. The header already says what
+// happened, so they are not reported a second time.
+globalThis.addEventListener("unhandledrejection", (event) => {
+  const message = String(event.reason?.message ?? event.reason);
+  const recent = Date.now() - lostAt < 5_000 || document.body.dataset.connection !== "live";
+  if (recent && /WebSocket|Transport error|Internal error for req/.test(message)) {
+    event.preventDefault();
+  }
+});
 
 /**
  * Connects and calls `open(client)` after every (re)connection; `open` loads
