@@ -38,13 +38,6 @@ Deno.test(
   },
 );
 
-Deno.test("the viewer page works under BASE_PATH", browserTest, async () => {
-  await withService({ demo: true, basePath: "/user/alice/proxy/8080" }, async (service) => {
-    assert.match(service.url, /\/user\/alice\/proxy\/8080\/$/);
-    await showsMovingRows(service.url);
-  });
-});
-
 Deno.test(
   "the home page lists tables with rows, columns, rows/s and engine memory, and links to viewers and dashboards",
   browserTest,
