@@ -82,6 +82,16 @@ Deno.test(
         assert.deepEqual(layout.viewers.prices.split_by, ["symbol"]);
         assert.equal(await status(page).innerText(), "live");
         await screenshot(page, "dashboard-demo");
+        assert.equal(layout.viewers.trades.theme, "Pro Light");
+        // The theme follows the operating system's preference, also when it changes.
+        await page.emulateMedia({ colorScheme: "dark" });
+        await waitFor("the dark theme", async () => {
+          const themes = Object.values((await saved(page, "perspective-workspace")).viewers)
+            .map((v) => (v as Layout).theme);
+          return themes.every((t) => t === "Pro Dark");
+        });
+        await chartDrawn(page);
+        await screenshot(page, "dashboard-demo-dark");
         assert.deepEqual(errors, []);
       });
     });
