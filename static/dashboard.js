@@ -141,11 +141,11 @@ async function main() {
     layout = await currentLayout();
     await applyEditing();
   });
-  await keepConnected(status, async (client) => {
+  // Settles the token over HTTP, where a refusal is visible.
+  const prepare = () => Promise.all(tablesOf(layout).map((t) => describeTable(t)));
+  await keepConnected(status, prepare, async (client) => {
     currentClient = client;
     const tables = tablesOf(layout);
-    // Settles the token over HTTP, where a refusal is visible.
-    await Promise.all(tables.map((t) => describeTable(t)));
     document.body.dataset.ready = "loading";
     for (const t of tables) {
       const table = client.open_table(t);

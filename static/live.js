@@ -74,10 +74,12 @@ globalThis.addEventListener("unhandledrejection", (event) => {
 
 /**
  * Connects and calls `open(client)` after every (re)connection; `open` loads
- * the page's tables and restores its layout. Resolves after the first
- * attempt, connected or not; rejects only on a {@link Fatal} error.
+ * the page's tables and restores its layout. `prepare()` runs first, over
+ * HTTP, so that a refused token is seen (and asked for) before a WebSocket
+ * opens. Resolves after the first attempt, connected or not; rejects only on
+ * a {@link Fatal} error.
  */
-export function keepConnected(status, open) {
+export function keepConnected(status, prepare, open) {
   let attempt = 0;
   let timer;
   const retry = () => {
@@ -92,6 +94,7 @@ export function keepConnected(status, open) {
     let client;
     let lost = false;
     try {
+      await prepare();
       client = await perspective.websocket(withToken(websocketUrl()));
       await client.on_error(() => {
         if (lost) return;

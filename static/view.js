@@ -97,7 +97,7 @@ async function replicated() {
 async function server() {
   let layout;
   let tracking = false;
-  await keepConnected(status, async (client) => {
+  const prepare = async () => {
     const info = await describeTable(tableName);
     if (layout === undefined) {
       layout = await initialLayout(info);
@@ -106,6 +106,8 @@ async function server() {
       // Reconnecting: bring back what the user had, not the default.
       layout = layoutFromUrl() ?? layout;
     }
+  };
+  await keepConnected(status, prepare, async (client) => {
     const table = await client.open_table(tableName);
     await show(table, layout);
     if (!tracking) {
