@@ -95,7 +95,7 @@ export class SessionGuard {
   /** Tables whose deletion this guard watches, to forget their views. */
   readonly #watched = new Set<string>();
   /**
-   * Views deleted with their table, most recent last: still the session's,
+   * Views deleted, or deleted with their table, most recent last: still the session's,
    * so its calls on them reach the engine and get "View not found", but
    * no longer counted. Capped like open views.
    */
@@ -201,9 +201,15 @@ export class SessionGuard {
           return refuse("not a view of this session");
         }
         if (kind === Req.VIEW_DELETE) {
+          // A deleted view stays the session's, uncounted: a viewer may still
+          // call on it (a workspace restoring its layout does), and the engine
+          // answers such a call with "View not found" rather than the guard
+          // with a refusal the page does not expect.
           const forget = () => {
-            this.#views.delete(entityId);
-            this.#gone.delete(entityId);
+            if (this.#views.delete(entityId)) this.#gone.add(entityId);
+            if (this.#gone.size > this.#maxViews) {
+              this.#gone.delete(this.#gone.values().next().value!);
+            }
           };
           return { allow: true, after: () => Promise.resolve(forget()) };
         }
