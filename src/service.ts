@@ -25,6 +25,7 @@ import { type DataDir, openDataDir } from "./storage/durable.ts";
 import type { BatchLog } from "./storage/log.ts";
 import { LogDashboardStore, LogLayoutStore } from "./storage/dashboards_log.ts";
 import { seedDemo } from "./server/dashboards_demo.ts";
+import type { StorageFs } from "./storage/fs.ts";
 
 /** A running service. */
 export interface Service {
@@ -70,6 +71,8 @@ export interface ServiceOptions extends Partial<EnvConfig> {
   config?: FileConfig;
   /** Recovery progress, for a console. */
   onRecoveryProgress?: (p: { records: number; rows: number; percent: number }) => void;
+  /** The data directory's file system: a seam for tests to inject faults. @default the real one */
+  storageFs?: StorageFs;
 }
 
 /** Starts the service and resolves once it listens. */
@@ -140,6 +143,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     if (recovering) {
       storage = await openDataDir(host, applier, {
         dataDir,
+        fs: options.storageFs,
         sync: options.walSync,
         checkpoint: {
           bytes: options.checkpointBytes,
