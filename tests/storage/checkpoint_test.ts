@@ -151,3 +151,43 @@ Deno.test("recovery falls back to the previous checkpoint when the newest snapsh
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("start-up stops, naming the file, when no checkpoint reads back and the log no longer reaches its start", async () => {
+  const dataDir = await Deno.makeTempDir();
+  const open = await openDir(dataDir, { segmentBytes: 256 });
+  try {
+    // "still" is unchanged after the first checkpoint, so all three share its snapshot.
+    await open.sink.createTable("still", DEF);
+    await put(open, "still", [1, 2, 3]);
+    await open.sink.createTable("t", DEF);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 5; i++) await put(open, "t", [round * 10 + i]);
+      await checkpoint(open);
+    }
+    await put(open, "t", [99]);
+  } finally {
+    await open.close();
+  }
+  const segments = await listSegments(realFs, join(dataDir, "wal"));
+  assert.ok(segments[0].firstSeq > 1, "the start of the log was deleted");
+  const [newest] = await listCheckpoints(realFs, dataDir);
+  const file = await readCheckpointFile(dataDir, newest);
+  const still = file.tables.find((t) => t.table === "still")!.manifest;
+  const arrowPath = join(dataDir, "snapshots", still.replace(/json$/, "arrow"));
+  const bytes = await Deno.readFile(arrowPath);
+  bytes[bytes.byteLength >> 1] ^= 0x10;
+  await Deno.writeFile(arrowPath, bytes);
+
+  const error = await openDir(dataDir).then(async (o) => {
+    const rows = await o.rows("still");
+    await o.close();
+    return new Error(`started without the rows of "still": ${JSON.stringify(rows)}`);
+  }, (e: Error) => e);
+  try {
+    assert.equal(error.name, "DataDirError", error.message);
+    assert.ok(error.message.includes(arrowPath), error.message);
+    assert.ok(error.message.includes(newest), error.message);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
