@@ -8,8 +8,12 @@ const IO_ERROR = () => new Error("Input/output error (os error 5)");
 
 /** Where the injected fault strikes. */
 type Fault = {
-  /** `write`: half of the first write lands, then writes throw; `sync`: syncData throws. */
-  at: "write" | "sync" | "create";
+  /**
+   * `write`: half of the first write lands, then writes throw; `sync`:
+   * syncData throws; `create`: a new file cannot be created; `snapshot`:
+   * only whole-file writes (snapshots, checkpoints) fail.
+   */
+  at: "write" | "sync" | "create" | "snapshot";
   error: () => Error;
   /** The file cannot be cut back either. */
   truncateFails?: boolean;
@@ -59,7 +63,7 @@ class FaultyFs implements StorageFs {
   }
   readFile = realFs.readFile;
   writeFileSynced(path: string, bytes: Uint8Array): Promise<void> {
-    if (this.fault) return Promise.reject(this.fault.error());
+    if (this.fault?.at === "snapshot") return Promise.reject(this.fault.error());
     return realFs.writeFileSynced(path, bytes);
   }
   rename = realFs.rename;
@@ -229,6 +233,55 @@ Deno.test("a new segment that cannot be created refuses changes with 507 until i
     });
     await withService({ dataDir, demo: false }, async (service) => {
       assert.deepEqual(await rowsOf(service, "t"), [{ id: 1, name: "a" }]);
+    });
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a full disk during a checkpoint fails the checkpoint, not ingest; the next one succeeds", async () => {
+  const dataDir = await Deno.makeTempDir();
+  const fs = new FaultyFs();
+  try {
+    await withService({ dataDir, demo: false, storageFs: fs }, async (service) => {
+      assert.equal(
+        (await request(service, "PUT", "/api/tables/t", { schema: SCHEMA, index: "id" })).status,
+        201,
+      );
+      assert.equal(
+        (await request(service, "POST", "/api/tables/t/rows", [{ id: 1, name: "a" }])).status,
+        200,
+      );
+      const checkpointer = service.storage!.checkpointer;
+      fs.fault = { at: "snapshot", error: DISK_FULL };
+      assert.equal(await checkpointer.checkpoint(), undefined);
+      assert.equal(checkpointer.failures, 1);
+      assert.equal(checkpointer.seq, 0, "no checkpoint was committed");
+      assert.deepEqual(
+        (await Array.fromAsync(Deno.readDir(dataDir))).map((e) => e.name).filter((n) =>
+          n.startsWith("checkpoint-") && !n.endsWith(".tmp")
+        ),
+        [],
+      );
+      // Ingest goes on while checkpoints fail: the log keeps every record.
+      assert.equal(
+        (await request(service, "POST", "/api/tables/t/rows", [{ id: 2, name: "b" }])).status,
+        200,
+      );
+      fs.fault = undefined;
+      assert.ok(await checkpointer.checkpoint());
+      assert.equal(
+        (await request(service, "POST", "/api/tables/t/rows", [{ id: 3, name: "c" }])).status,
+        200,
+      );
+    });
+    await withService({ dataDir, demo: false }, async (service) => {
+      assert.ok(service.storage!.recovery.checkpoint, "recovered from the checkpoint");
+      assert.deepEqual(await rowsOf(service, "t"), [
+        { id: 1, name: "a" },
+        { id: 2, name: "b" },
+        { id: 3, name: "c" },
+      ]);
     });
   } finally {
     await Deno.remove(dataDir, { recursive: true });
