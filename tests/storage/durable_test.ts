@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DataDirError } from "../../src/storage/durable.ts";
-import { openDir } from "../support/storage.ts";
+import { FRAME_HEAD } from "../../src/storage/record.ts";
+import { SEGMENT_MAGIC } from "../../src/storage/segments.ts";
+import { jsonBytes, openDir } from "../support/storage.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -173,6 +175,45 @@ Deno.test("openDataDir refuses a data directory another opener holds, in the sam
     }
     const reopened = await openDir(dataDir);
     await reopened.close();
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("start-up stops on a damaged log segment, printing the file, the offset and the mv command", async () => {
+  const dataDir = await Deno.makeTempDir();
+  try {
+    const open = await openDir(dataDir);
+    try {
+      await open.sink.createTable("t", { schema: { id: "integer" }, index: "id", limit: null });
+      for (let i = 0; i < 3; i++) {
+        await open.sink.submit({
+          table: "t",
+          op: "update",
+          format: "json",
+          bytes: jsonBytes([{ id: i }]),
+        });
+      }
+    } finally {
+      await open.close();
+    }
+    const [segment] = (await Array.fromAsync(Deno.readDir(join(dataDir, "wal")))).map((e) =>
+      join(dataDir, "wal", e.name)
+    );
+    const bytes = await Deno.readFile(segment);
+    // Damage the first record (the create); three good ones follow it.
+    const offset = SEGMENT_MAGIC.byteLength;
+    bytes[offset + FRAME_HEAD + 1] ^= 0x02;
+    await Deno.writeFile(segment, bytes);
+
+    const out = await finished(
+      serve(dataDir, ["--allow-read", `--allow-write=${dataDir}`, ...NET_ENV]),
+    );
+    assert.equal(out.code, 3, out.stderr);
+    assert.ok(out.stderr.includes(`storage error: write-ahead log segment ${segment}`), out.stderr);
+    assert.match(out.stderr, new RegExp(`damaged at byte ${offset}\\b`));
+    assert.ok(out.stderr.includes(`mv '${segment}' '${segment}.damaged'`), out.stderr);
+    assert.doesNotMatch(out.stdout, /ready/);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }
