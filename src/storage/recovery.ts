@@ -14,7 +14,7 @@ import type { StorageFs } from "./fs.ts";
 import type { OrderedLog } from "./log.ts";
 import { listSegments, type ScanEnd, scanSegments } from "./segments.ts";
 import { restoreTable } from "./snapshot.ts";
-import { DataDirError } from "./durable.ts";
+import { DataDirError } from "./errors.ts";
 
 /** Progress of a recovery, reported every few seconds and at the end. */
 export interface RecoveryProgress {
