@@ -83,7 +83,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       connections: security.connections,
     }),
     ...opsRoutes({ readiness: deps.readiness ?? readyNow(deps.host), metrics: deps.metrics }),
-    ...tableReadRoutes(deps.host),
+    ...tableReadRoutes(deps.host, deps.sink),
     ...tablesApiRoutes(deps.host, deps.sink ?? new BatchSink(deps.host)),
     ...pageRoutes({
       staticDir: deps.staticDir ?? STATIC_DIR,
