@@ -41,6 +41,7 @@ export class Tailer {
   #rebuildReason: string | undefined = "start-up";
   #running?: Promise<void>;
   #failures = 0;
+  #held?: Promise<void>;
   /** Rows loaded from the last snapshot a rebuild used. */
   lastRebuild?: { snapshot?: string; rows: number; ms: number; reason: string };
 
@@ -69,6 +70,19 @@ export class Tailer {
     this.#running ??= this.#loop();
   }
 
+  /**
+   * Stops applying before the next read until the returned function is
+   * called: a seam for tests of a replica that falls far behind.
+   */
+  hold(): () => void {
+    let release = () => {};
+    this.#held = new Promise((r) => release = r);
+    return () => {
+      this.#held = undefined;
+      release();
+    };
+  }
+
   /** Stops reading; the caller closes the connection, which ends a blocked read. */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -79,6 +93,7 @@ export class Tailer {
   async #loop(): Promise<void> {
     const { conn, keys, log } = this.#o;
     while (!this.#stopped) {
+      if (this.#held) await this.#held;
       try {
         if (this.#rebuildReason !== undefined) {
           await this.#rebuild();
@@ -117,7 +132,10 @@ export class Tailer {
             id,
             seq,
             text(fields.get("n") ?? null),
-            body instanceof Uint8Array ? body : new Uint8Array(0),
+            // A plain view: a Node Buffer's slice() shares memory, and the engine needs a copy.
+            body instanceof Uint8Array
+              ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
+              : new Uint8Array(0),
           );
         }
       } catch (error) {
