@@ -238,12 +238,14 @@ export class StreamLog implements BatchLog {
       this.#waiters.delete(nonce);
       let settled: Promise<BatchResult>;
       try {
-        const change = decodeRecord(body).change;
+        const change = concurrent(decodeRecord(body).change, this.#host);
         const staged = await this.#state.apply(change);
         settled = staged ? staged.settled : Promise.resolve(emptyResult(change));
       } catch (err) {
         settled = Promise.reject(err);
       }
+      // Awaited in order below; until then a refusal is not unhandled.
+      settled.catch(() => {});
       this.#applied = id;
       this.#seq = seq;
       this.stats.applied++;
@@ -369,6 +371,19 @@ function appendError(err: unknown): StatusError {
     );
   }
   return unreachable(message.slice(0, 200));
+}
+
+/**
+ * Two replicas may each append a batch that creates the same new table;
+ * the first to reach the stream creates it, and the other, applied after
+ * it on every replica alike, updates the table it finds instead of being
+ * refused for creating a table that exists.
+ */
+function concurrent(change: Change, host: EngineHost): Change {
+  if (change.type !== "batch" || !change.batch.create) return change;
+  if (!host.peekTable(change.batch.table)) return change;
+  const { create: _, ...batch } = change.batch;
+  return { type: "batch", batch };
 }
 
 function emptyResult(change: Change): BatchResult {
