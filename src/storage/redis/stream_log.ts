@@ -174,7 +174,10 @@ export class StreamLog implements BatchLog {
       return { position: "", result: staged ? await staged.settled : emptyResult(change) };
     }
     const cmd = this.#cmd;
-    if (!this.#ready || !cmd?.connected) throw unreachable();
+    if (!this.#ready || !cmd?.connected) {
+      this.stats.appendErrors++;
+      throw this.#ready ? unreachable() : unreachable("this replica is loading the log");
+    }
     const nonce = `${this.#replica}:${++this.#nonce}`;
     const acked = new Promise<Applied>((resolve, reject) =>
       this.#waiters.set(nonce, { resolve, reject })
