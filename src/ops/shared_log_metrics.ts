@@ -38,16 +38,19 @@ export interface SharedLogSource {
 
 /** Registers the shared log's metrics on `r` and its check on `readiness`. */
 export function watchSharedLog(r: Registry, readiness: Readiness, source: SharedLogSource): void {
-  readiness.addCheck("redis", () =>
-    !source.log.ready
-      ? { ok: false, detail: "loading the shared log's snapshot and stream" }
-      : source.connected
-      ? { ok: true }
-      : {
-        ok: true,
-        detail: "Redis is unreachable: writes are refused (503), reads serve the last applied " +
-          "state; reconnecting",
-      });
+  readiness.addCheck(
+    "redis",
+    () =>
+      !source.log.ready
+        ? { ok: false, detail: "loading the shared log's snapshot and stream" }
+        : source.connected
+        ? { ok: true }
+        : {
+          ok: true,
+          detail: "Redis is unreachable: writes are refused (503), reads serve the last applied " +
+            "state; reconnecting",
+        },
+  );
   const connected = r.gauge({
     name: "perspective_redis_connected",
     help: "1 when both connections to Redis are up, else 0.",

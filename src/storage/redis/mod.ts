@@ -16,7 +16,7 @@ import type { Logger } from "../../ops/log.ts";
 import { connectRedis, type RedisConnection, text } from "./client.ts";
 import { compareIds } from "./ids.ts";
 import { logKeys } from "./keys.ts";
-import { Snapshotter, type SnapshotPolicy } from "./snapshotter.ts";
+import { type SnapshotPolicy, Snapshotter } from "./snapshotter.ts";
 import { listSnapshots, readManifest } from "./snapshots.ts";
 import { StreamLog } from "./stream_log.ts";
 import { Tailer } from "./tailer.ts";

@@ -11,7 +11,7 @@
 import type { EngineHost } from "../../engine/host.ts";
 import { crc32c } from "../crc32c.ts";
 import { type Capture, type Manifest, restoreTable } from "../snapshot.ts";
-import { type Reply, type RedisConnection, text } from "./client.ts";
+import { type RedisConnection, type Reply, text } from "./client.ts";
 import type { LogKeys } from "./keys.ts";
 
 /** Bytes of one chunk key. */
@@ -74,7 +74,11 @@ export async function writeSnapshot(
   for (const [t, c] of captures.entries()) {
     let chunks = 0;
     for (let at = 0; at < c.arrow.byteLength || chunks === 0; at += CHUNK_BYTES) {
-      await conn.send(["SET", keys.chunk(name, t, chunks++), c.arrow.subarray(at, at + CHUNK_BYTES)]);
+      await conn.send([
+        "SET",
+        keys.chunk(name, t, chunks++),
+        c.arrow.subarray(at, at + CHUNK_BYTES),
+      ]);
     }
     tables.push({
       table: c.table,

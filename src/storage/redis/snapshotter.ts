@@ -129,7 +129,9 @@ export class Snapshotter {
       }, state.captures);
       const kept: string[] = [];
       for (const name of await listSnapshots(this.#conn, k)) {
-        const m = kept.length < KEEP_SNAPSHOTS ? await readManifest(this.#conn, k, name) : undefined;
+        const m = kept.length < KEEP_SNAPSHOTS
+          ? await readManifest(this.#conn, k, name)
+          : undefined;
         if (m && m.epoch === state.at.epoch) kept.push(m.position);
         else await deleteSnapshot(this.#conn, k, name);
       }

@@ -193,7 +193,17 @@ export class StreamLog implements BatchLog {
     const body = encodeRecord({ seq: 0, change });
     const k = this.#keys;
     try {
-      await cmd.send(["EVAL", APPEND_SCRIPT, "3", k.epoch, k.seq, k.stream, this.#epoch, nonce, body]);
+      await cmd.send([
+        "EVAL",
+        APPEND_SCRIPT,
+        "3",
+        k.epoch,
+        k.seq,
+        k.stream,
+        this.#epoch,
+        nonce,
+        body,
+      ]);
     } catch (err) {
       this.#waiters.get(nonce)?.reject(appendError(err));
       this.#waiters.delete(nonce);

@@ -25,7 +25,10 @@ Deno.test("with Redis stopped, writes answer 503 and are never acknowledged, rea
     const before = await exportAll(a.url);
 
     await redis.stop();
-    await waitFor("both replicas see Redis gone", () => !a.shared!.connected && !b.shared!.connected);
+    await waitFor(
+      "both replicas see Redis gone",
+      () => !a.shared!.connected && !b.shared!.connected,
+    );
     for (let i = 100; i < 106; i++) {
       const w = await write(i % 2 ? a.url : b.url, i);
       assert.equal(w.status, 503, JSON.stringify(w.body));
@@ -35,7 +38,7 @@ Deno.test("with Redis stopped, writes answer 503 and are never acknowledged, rea
     const refused = await fetch(new URL("api/tables/t/rows", a.url), {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: "[{\"uid\": 107}]",
+      body: '[{"uid": 107}]',
     });
     assert.equal(refused.headers.get("retry-after"), "1");
     await refused.body?.cancel();

@@ -88,14 +88,18 @@ Deno.test("a reset log (new epoch) makes every replica rebuild rather than apply
   try {
     await writeSome(a.url, 0, 3);
     assert.equal(await redis.cli("FLUSHDB"), "OK");
-    await waitFor("both replicas rebuilt", () =>
-      a.shared!.log.stats.rebuilds === 1 && b.shared!.log.stats.rebuilds === 1);
+    await waitFor(
+      "both replicas rebuilt",
+      () => a.shared!.log.stats.rebuilds === 1 && b.shared!.log.stats.rebuilds === 1,
+    );
     for (const r of [a, b]) assert.equal(await exportAll(r.url), "{}");
     const w = await waitFor("a write in the new epoch", async () => {
       const w = await postRows(b.url, "fresh", [{ x: 1 }]);
       return w.status === 201 ? w : undefined;
     });
-    const res = await fetch(new URL(`api/tables/fresh/rows?format=json&position=${w.position}`, a.url));
+    const res = await fetch(
+      new URL(`api/tables/fresh/rows?format=json&position=${w.position}`, a.url),
+    );
     assert.deepEqual(await res.json(), [{ x: 1 }]);
   } finally {
     await a.close();

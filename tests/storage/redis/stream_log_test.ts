@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { startRedis } from "./redis_server.ts";
 import { exportAll, postRows, startReplica } from "./support.ts";
-import { waitFor } from "../../support/wait.ts";
 
 Deno.test("a write acknowledged by one replica is readable on another at its position", async () => {
   const redis = await startRedis();

@@ -1,1 +1,0 @@
-import { assertEquals } from "@std/assert";
