@@ -137,12 +137,34 @@ Deno.test("compose.yaml matches the Dockerfile and the code", async () => {
   assert.equal(svc.stop_signal, "SIGTERM");
   const probe = svc.healthcheck.test.join(" ");
   assert.ok(probe.includes(`http://127.0.0.1:${port}${OPS_PATHS.ready}`), probe);
-  // Redis for scale-out keeps its data in a declared volume.
+  // Redis for scale-out keeps its data in a declared volume, fsynced before each answer.
   const redis = compose.services.redis;
   assert.deepEqual(redis.profiles, ["scale-out"]);
   const [volume] = redis.volumes[0].split(":");
   assert.ok(volume in compose.volumes, `volume ${volume} is declared`);
+  assertDurableRedis(redis.command, "compose redis");
+  // Two or more replicas on that Redis, behind a load balancer.
+  const replica = compose.services.replica;
+  assert.deepEqual(replica.profiles, ["scale-out"]);
+  assert.ok(replica.deploy.replicas >= 2);
+  const replicaEnv = { ...imageEnv, ...replica.environment } as Record<string, string>;
+  await checkServiceEnv(replicaEnv, files, "compose replica");
+  const url = new URL(readEnvConfig((k) => replicaEnv[k]).redisUrl);
+  assert.equal(url.hostname, "redis");
+  const lb = compose.services.lb;
+  assert.deepEqual(lb.profiles, ["scale-out"]);
+  const nginx = read(posix.join("deploy", lb.volumes[0].source));
+  const replicaPort = readEnvConfig((k) => replicaEnv[k]).port;
+  assert.match(nginx, new RegExp(`server replica:${replicaPort}\\b`));
+  assert.match(nginx, /proxy_set_header Upgrade \$http_upgrade/);
 });
+
+/** Redis's arguments must make an acknowledged write durable. */
+function assertDurableRedis(args: string[], where: string): void {
+  const value = (flag: string) => args[args.indexOf(flag) + 1];
+  assert.equal(value("--appendonly"), "yes", `${where}: appendonly yes`);
+  assert.equal(value("--appendfsync"), "always", `${where}: appendfsync always`);
+}
 
 Deno.test("the Kubernetes manifests match the image and the code", async () => {
   const docs: Any[] = [];
@@ -222,8 +244,22 @@ Deno.test("the Kubernetes manifests match the image and the code", async () => {
   }
   await checkServiceEnv(merged, files, "k8s");
 
+  // Several replicas share one Redis, through its Service, with durable settings.
+  assert.ok(deployment.spec.replicas >= 2, "several replicas");
+  const [redis] = find("StatefulSet");
+  assertDurableRedis(redis.spec.template.spec.containers[0].args, "k8s redis");
+  const redisService = find("Service").find((s) => s.metadata.name === redis.spec.serviceName);
+  assert.ok(redisService, "a Service for Redis");
+  const url = new URL(config.redisUrl);
+  assert.equal(url.hostname, redisService.metadata.name);
+  assert.equal(Number(url.port), redisService.spec.ports[0].port);
+  for (const [k, v] of Object.entries(redisService.spec.selector)) {
+    assert.equal(redis.spec.template.metadata.labels[k], v);
+  }
+  assert.ok(redis.spec.volumeClaimTemplates.length > 0, "Redis keeps its AOF on a volume");
+
   // The Service reaches the container's port.
-  const [service] = find("Service");
+  const [service] = find("Service").filter((s) => s.metadata.name === deployment.metadata.name);
   for (const [k, v] of Object.entries(service.spec.selector)) {
     assert.equal(deployment.spec.template.metadata.labels[k], v);
   }

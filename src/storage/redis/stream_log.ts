@@ -251,9 +251,10 @@ export class StreamLog implements BatchLog {
       this.#waiters.delete(nonce);
       let settled: Promise<BatchResult>;
       try {
-        const change = concurrent(decodeRecord(body).change, this.#host);
-        const staged = await this.#state.apply(change);
-        settled = staged ? staged.settled : Promise.resolve(emptyResult(change));
+        const decoded = decodeRecord(body).change;
+        const change = await concurrent(decoded, this.#host);
+        const staged = change ? await this.#state.apply(change) : undefined;
+        settled = staged ? staged.settled : Promise.resolve(emptyResult(decoded));
       } catch (err) {
         settled = Promise.reject(err);
       }
@@ -387,16 +388,25 @@ function appendError(err: unknown): StatusError {
 }
 
 /**
- * Two replicas may each append a batch that creates the same new table;
- * the first to reach the stream creates it, and the other, applied after
- * it on every replica alike, updates the table it finds instead of being
- * refused for creating a table that exists.
+ * Two replicas may each append the creation of the same new table (a batch
+ * that creates it, or a create, e.g. configured tables at start-up). The
+ * first to reach the stream creates it; the other, applied after it on every
+ * replica alike, updates the table it finds, or, for a create with the same
+ * definition, does nothing, instead of being refused because it exists.
  */
-function concurrent(change: Change, host: EngineHost): Change {
-  if (change.type !== "batch" || !change.batch.create) return change;
-  if (!host.peekTable(change.batch.table)) return change;
-  const { create: _, ...batch } = change.batch;
-  return { type: "batch", batch };
+async function concurrent(change: Change, host: EngineHost): Promise<Change | undefined> {
+  if (change.type === "batch" && change.batch.create && host.peekTable(change.batch.table)) {
+    const { create: _, ...batch } = change.batch;
+    return { type: "batch", batch };
+  }
+  if (change.type === "create" && host.peekTable(change.table)) {
+    const info = await host.tableInfo(change.table);
+    const same = info && JSON.stringify(Object.entries(info.schema)) ===
+        JSON.stringify(Object.entries(change.def.schema)) &&
+      info.index === change.def.index && info.limit === change.def.limit;
+    if (same) return undefined;
+  }
+  return change;
 }
 
 function emptyResult(change: Change): BatchResult {
