@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startRedis } from "./redis_server.ts";
 import { exportAll, postRows, startReplica } from "./support.ts";
+import { compareIds } from "../../../src/storage/redis/ids.ts";
 
 Deno.test("a write acknowledged by one replica is readable on another at its position", async () => {
   const redis = await startRedis();
@@ -78,6 +79,42 @@ Deno.test("tables created, changed and dropped on one replica appear, change and
     assert.equal(gone.status, 404);
     await gone.body?.cancel();
     assert.equal(await exportAll(a.url), await exportAll(b.url));
+  } finally {
+    await a.close();
+    await b.close();
+    await redis.dispose();
+  }
+});
+
+Deno.test("two replicas creating the same table at once both succeed, and agree", async () => {
+  const redis = await startRedis();
+  const a = await startReplica(redis.url);
+  const b = await startReplica(redis.url);
+  try {
+    const def = JSON.stringify({ schema: { k: "string", v: "integer" }, index: "k" });
+    const put = (base: string) =>
+      fetch(new URL("api/tables/both", base), {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: def,
+      });
+    const answers = await Promise.all([put(a.url), put(b.url), put(a.url), put(b.url)]);
+    for (const res of answers) {
+      assert.ok(res.status === 200 || res.status === 201, String(res.status));
+      await res.body?.cancel();
+    }
+    const rows = await Promise.all([
+      postRows(a.url, "new", [{ x: 1 }]),
+      postRows(b.url, "new", [{ x: 2 }]),
+    ]);
+    for (const w of rows) assert.ok(w.status === 200 || w.status === 201, JSON.stringify(w.body));
+    const [p0, p1] = [rows[0].position!, rows[1].position!];
+    const last = compareIds(p0, p1) > 0 ? p0 : p1;
+    for (const r of [a, b]) {
+      await (await fetch(new URL(`api/tables/new?position=${last}`, r.url))).body?.cancel();
+    }
+    assert.equal(await exportAll(a.url), await exportAll(b.url));
+    assert.equal(JSON.parse(await exportAll(a.url)).new.length, 2);
   } finally {
     await a.close();
     await b.close();
