@@ -9,15 +9,48 @@
  *   Redis log, the local write-ahead log and memory only, rows/s each and
  *   the ratio to memory measured in the same run.
  *
+ * Each replica is `main.ts` in its own process, as deployed.
+ *
  * Run: `deno task bench:replicas` (`SECONDS` for the lag phase, default 20;
  * `BATCHES` for the throughput phase, default 200; `CONCURRENCY`, default 8).
  *
  * @module
  */
 
-import { type Service, startService } from "../src/service.ts";
-import { silentLogger } from "../src/ops/log.ts";
-import { startRedis } from "../tests/storage/redis/redis_server.ts";
+import { freePort, startRedis } from "../tests/storage/redis/redis_server.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** A replica: `main.ts` in its own process, as deployed. */
+interface Replica {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function spawn(env: Record<string, string>): Promise<Replica> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN],
+    env: { HOST: "127.0.0.1", PORT: String(port), DEMO: "0", LOG_LEVEL: "error", ...env },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const url = `http://127.0.0.1:${port}/`;
+  for (let i = 0;; i++) {
+    const res = await fetch(`${url}readyz`).catch(() => undefined);
+    await res?.body?.cancel();
+    if (res?.status === 200) break;
+    if (i > 600) throw new Error("replica did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    async close() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 20);
 const BATCHES = Number(Deno.env.get("BATCHES") ?? 200);
@@ -54,7 +87,7 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
-async function lag(a: Service, b: Service): Promise<number[]> {
+async function lag(a: Replica, b: Replica): Promise<number[]> {
   const bodies = Array.from({ length: 20 }, (_, i) => batch(i));
   await post(a.url, "lag", bodies[0]);
   const lags: number[] = [];
@@ -93,11 +126,10 @@ async function throughput(base: string, table: string): Promise<number> {
 
 const redis = await startRedis();
 const dataDir = await Deno.makeTempDir({ prefix: "bench-replicas-" });
-const common = { port: 0, demo: false, log: silentLogger, maxUpdateRate: 20 };
 try {
   console.log(`load: ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")} (1/5/15 min)`);
-  const a = await startService({ ...common, redisUrl: redis.url });
-  const b = await startService({ ...common, redisUrl: redis.url });
+  const a = await spawn({ REDIS_URL: redis.url });
+  const b = await spawn({ REDIS_URL: redis.url });
   const lags = await lag(a, b);
   console.log(
     `replica lag, ack on A to readable on B, ${lags.length} batches of ${ROWS} rows at 10/s: ` +
@@ -107,10 +139,10 @@ try {
   const viaRedis = await throughput(a.url, "through");
   await a.close();
   await b.close();
-  const local = await startService({ ...common, dataDir });
+  const local = await spawn({ DATA_DIR: dataDir });
   const viaLocal = await throughput(local.url, "through");
   await local.close();
-  const memory = await startService({ ...common, dataDir: "" });
+  const memory = await spawn({ DATA_DIR: "" });
   const viaMemory = await throughput(memory.url, "through");
   await memory.close();
   console.log(`ingest, ${BATCHES} batches of ${ROWS} JSON rows, ${CONCURRENCY} in flight:`);
