@@ -121,3 +121,32 @@ Deno.test("two replicas creating the same table at once both succeed, and agree"
     await redis.dispose();
   }
 });
+
+Deno.test("a batch of about 12 MB goes through the stream to another replica intact", async () => {
+  const redis = await startRedis();
+  const a = await startReplica(redis.url);
+  const b = await startReplica(redis.url);
+  try {
+    const lines = ["id,text"];
+    for (let i = 0; lines.length <= 60_000; i++) lines.push(`${i},${"y".repeat(190)}${i}`);
+    const csv = lines.join("\n");
+    assert.ok(csv.length > 11_000_000, `${csv.length} bytes`);
+    const res = await fetch(new URL("api/tables/big/rows", a.url), {
+      method: "POST",
+      headers: { "content-type": "text/csv" },
+      body: csv,
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    const { position } = await res.json();
+    const info = await fetch(new URL(`api/tables/big?position=${position}`, b.url));
+    assert.equal(info.status, 200);
+    assert.equal((await info.json()).size, 60_000);
+    const back = await fetch(new URL("api/tables/big/rows?format=csv", b.url));
+    const want = await (await fetch(new URL("api/tables/big/rows?format=csv", a.url))).text();
+    assert.equal(await back.text(), want);
+  } finally {
+    await a.close();
+    await b.close();
+    await redis.dispose();
+  }
+});
