@@ -24,6 +24,9 @@ import { LogState } from "../state.ts";
 import type { RedisConnection } from "./client.ts";
 import { compareIds, START } from "./ids.ts";
 import { APPEND_SCRIPT, type LogKeys } from "./keys.ts";
+import { appendError, unreachable } from "./errors.ts";
+import { concurrent, emptyResult } from "./concurrent.ts";
+import { VisiblePosition } from "./positions.ts";
 
 interface Waiter {
   resolve: (a: Applied) => void;
@@ -69,14 +72,13 @@ export class StreamLog implements BatchLog {
   readonly #replica = crypto.randomUUID();
   readonly #waiters = new Map<string, Waiter>();
   readonly #structural = new Map<string, Promise<void>>();
-  readonly #positionWaiters = new Set<{ position: string; wake: () => void }>();
+  readonly #visible = new VisiblePosition();
   readonly #inflight = new Set<Promise<unknown>>();
   #cmd?: RedisConnection;
   #nonce = 0;
   #epoch = "";
   #applied = START;
   #seq = 0;
-  #visible = START;
   #generation = 0;
   #chain: Promise<unknown> = Promise.resolve();
   #settled: Promise<unknown> = Promise.resolve();
@@ -214,22 +216,7 @@ export class StreamLog implements BatchLog {
 
   /** Waits until this replica has applied `position`; false when `ms` ran out first. */
   waitFor(position: string, ms = this.readWaitMs): Promise<boolean> {
-    if (compareIds(position, this.#visible) <= 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const w = {
-        position,
-        wake: () => {
-          clearTimeout(timer);
-          this.#positionWaiters.delete(w);
-          resolve(true);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.#positionWaiters.delete(w);
-        resolve(false);
-      }, ms);
-      this.#positionWaiters.add(w);
-    });
+    return this.#visible.waitFor(position, ms);
   }
 
   /** Runs `fn` between two applied entries, with the engine flushed. */
@@ -280,7 +267,7 @@ export class StreamLog implements BatchLog {
           }
           waiter?.reject(err);
         }
-        if (generation === this.#generation) this.#makeVisible(id);
+        if (generation === this.#generation) this.#visible.advance(id);
       });
     });
   }
@@ -319,8 +306,7 @@ export class StreamLog implements BatchLog {
       this.#epoch = epoch;
       this.#applied = at.position;
       this.#seq = at.seq;
-      this.#visible = START;
-      this.#makeVisible(at.position);
+      this.#visible.reset(at.position);
       this.#ready = true;
     });
   }
@@ -336,13 +322,6 @@ export class StreamLog implements BatchLog {
     await Promise.allSettled([...this.#inflight]);
     await this.#chain.catch(() => {});
     await this.#settled;
-  }
-
-  #makeVisible(id: string): void {
-    if (compareIds(id, this.#visible) > 0 || this.#visible === START) this.#visible = id;
-    for (const w of [...this.#positionWaiters]) {
-      if (compareIds(w.position, this.#visible) <= 0) w.wake();
-    }
   }
 
   #persists(change: Change, table: string | undefined): boolean {
@@ -362,53 +341,4 @@ export class StreamLog implements BatchLog {
     this.#inflight.add(settled);
     void settled.then(() => this.#inflight.delete(settled));
   }
-}
-
-/** The answer to a write while Redis cannot be reached: not acknowledged, retry. */
-export function unreachable(detail = "cannot reach Redis"): StatusError {
-  return new StatusError(
-    503,
-    `the shared batch log is unavailable (${detail}), so the change was not acknowledged; ` +
-      "reads go on; retry shortly",
-    { "retry-after": "1" },
-  );
-}
-
-function appendError(err: unknown): StatusError {
-  const message = String((err as Error)?.message ?? err);
-  if (message.startsWith("EPOCH")) {
-    return new StatusError(
-      503,
-      "the shared batch log was reset; this replica is rebuilding, and the change was not " +
-        "acknowledged; retry shortly",
-      { "retry-after": "1" },
-    );
-  }
-  return unreachable(message.slice(0, 200));
-}
-
-/**
- * Two replicas may each append the creation of the same new table (a batch
- * that creates it, or a create, e.g. configured tables at start-up). The
- * first to reach the stream creates it; the other, applied after it on every
- * replica alike, updates the table it finds, or, for a create with the same
- * definition, does nothing, instead of being refused because it exists.
- */
-async function concurrent(change: Change, host: EngineHost): Promise<Change | undefined> {
-  if (change.type === "batch" && change.batch.create && host.peekTable(change.batch.table)) {
-    const { create: _, ...batch } = change.batch;
-    return { type: "batch", batch };
-  }
-  if (change.type === "create" && host.peekTable(change.table)) {
-    const info = await host.tableInfo(change.table);
-    const same = info && JSON.stringify(Object.entries(info.schema)) ===
-        JSON.stringify(Object.entries(change.def.schema)) &&
-      info.index === change.def.index && info.limit === change.def.limit;
-    if (same) return undefined;
-  }
-  return change;
-}
-
-function emptyResult(change: Change): BatchResult {
-  return { table: changeTable(change) ?? "", rows: 0, size: 0, created: change.type === "create" };
 }
