@@ -239,6 +239,8 @@ async function startServer(): Promise<{ base: string; stop: () => Promise<void> 
       PORT: String(port),
       DEMO: "0",
       LOG_LEVEL: "warn",
+      // Memory only: this benchmark measures ingest against the engine's own rate.
+      DATA_DIR: "",
       INGEST_RPS: "100000",
       INGEST_BURST: "100000",
     },

@@ -25,6 +25,8 @@ import { type DataDir, openDataDir } from "./storage/durable.ts";
 import type { BatchLog } from "./storage/log.ts";
 import { watchSharedLog } from "./ops/shared_log_metrics.ts";
 import { openRedisLog, type RedisStorage } from "./storage/redis/mod.ts";
+import { LogDashboardStore, LogLayoutStore } from "./storage/dashboards_log.ts";
+import { seedDemo } from "./server/dashboards_demo.ts";
 
 /** A running service. */
 export interface Service {
@@ -106,6 +108,9 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     applier,
     log: recovering,
   });
+  // Dashboards and layouts are settings of the batch log: as durable as the tables.
+  const dashboards = options.handler?.dashboards ?? new LogDashboardStore(sink);
+  const layouts = options.handler?.layouts ?? new LogLayoutStore(sink);
   let storage: DataDir | undefined;
   let shared: RedisStorage | undefined;
   readiness.addCheck(
@@ -132,6 +137,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     readiness,
     inflight,
     sink,
+    dashboards,
+    layouts,
   });
   const server = Deno.serve({
     hostname: options.host ?? "127.0.0.1",
@@ -188,8 +195,10 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
         log.warn("a durable table is named demo; the demo does not stream into it");
       } else {
         await startDemo(host, { signal: stop.signal });
+        await seedDemo(dashboards, layouts);
       }
     }
+    for (const t of options.config?.tables ?? []) if (t.layout) await layouts.put(t.name, t.layout);
     if (options.config) {
       await createConfiguredTables(options.config, sink);
       readiness.expectTables(options.config.tables.map((t) => t.name));
