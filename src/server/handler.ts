@@ -99,7 +99,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       connections: security.connections,
     }),
     ...opsRoutes({ readiness: deps.readiness ?? readyNow(deps.host), metrics: deps.metrics }),
-    ...tableReadRoutes(deps.host),
+    ...tableReadRoutes(deps.host, sink),
     ...dashboardRoutes(
       deps.dashboards ?? new MemoryDashboardStore(),
       deps.layouts ?? new MemoryLayoutStore(),
