@@ -111,11 +111,17 @@ Deno.test("SharedViews: dropping another table keeps notifications of views with
     });
     await other.num_rows();
     // A sibling on the dropped table, on the same connection as `a`.
-    const onU = await (await c1.open_table("u")).view({});
-    await onU.on_update(() => {});
+    const c3 = await perspective.websocket(websocketUrl(service));
+    const onU = await (await c3.open_table("u")).view({});
+    let dropped = false;
+    await onU.on_delete(() => {
+      dropped = true;
+    });
     await onU.num_rows();
     assert.equal(await service.host.dropTable("u"), true);
+    await waitFor("the dropped table's view to be told", () => dropped);
     assert.equal(deleted, false);
+    await c3.terminate();
   });
 });
 
