@@ -202,7 +202,7 @@ export class EngineSession {
     }
     if (WRITES.has(env.kind)) {
       const watchers = writeWatchers.get(this.#server);
-      if (watchers) for (const fn of watchers) fn(env.entityId);
+      if (watchers) { for (const fn of watchers) fn(env.entityId); }
     } else if (env.kind === Req.VIEW_DELETE) {
       this.#views.delete(env.entityId);
     } else if (env.kind === Req.TABLE_MAKE_VIEW) {

@@ -14,7 +14,7 @@ const VIEW_ID = 1;
 const CONFIG = 2;
 
 /** `ViewConfig` fields that are protobuf maps, whose entries the stock client writes in any order. */
-const MAP_FIELDS = new Set([6 /* expressions */, 7 /* aggregates */]);
+const MAP_FIELDS = new Set([6, /* expressions */ 7 /* aggregates */]);
 
 /**
  * `ViewConfig` fields a history-free view may carry: `columns` (3),
@@ -110,7 +110,9 @@ export function viewShape(body: Uint8Array): ViewShape {
   const configBytes = new Uint8Array(configOut);
   const restOut: number[] = [];
   for (const f of rest) push(restOut, f);
-  const key = `${hasConfig ? "" : "-"}${Array.from(configBytes).join(",")}|${Array.from(restOut).join(",")}`;
+  const key = `${hasConfig ? "" : "-"}${Array.from(configBytes).join(",")}|${
+    Array.from(restOut).join(",")
+  }`;
   const historyFree = rest.length === 0 &&
     config.every((f) => HISTORY_FREE_FIELDS.has(f.no));
 
