@@ -221,6 +221,8 @@ export class ViewerSession {
   }
 
   #drop(viewId: string, alias: Alias): void {
+    // A close during a fork has released it already.
+    if (this.#aliases.get(viewId) !== alias) return;
     this.#aliases.delete(viewId);
     this.#shared.unsubscribe(alias.view, this, viewId);
     this.#shared.release(alias.view);

@@ -93,7 +93,7 @@ Deno.test("SharedViews: closing another connection with the same view keeps this
   await keepsNotifying({}, async ({ service, c1 }) => {
     await sibling(c1, {});
     const c3 = await perspective.websocket(websocketUrl(service));
-    await (await c3.open_table("t")).view({});
+    await sibling(c3, {});
     await c3.terminate();
     await waitFor("the closed connection's session to end", () => service.host.sessionCount === 2);
   });
