@@ -66,6 +66,18 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+function hasRepeatedKey(config: RawField[]): boolean {
+  const seen = new Set<string>();
+  for (const f of config) {
+    if (!MAP_FIELDS.has(f.no)) continue;
+    let key = "";
+    for (const e of fields(f.bytes)) if (e.no === 1) key = Array.from(e.bytes).join(",");
+    if (seen.has(`${f.no}:${key}`)) return true;
+    seen.add(`${f.no}:${key}`);
+  }
+  return false;
+}
+
 function push(out: number[], f: RawField): void {
   if (f.wire === WIRE_VARINT) pushVarintField(out, f.no, f.int);
   else pushBytes(out, f.no, f.bytes);
@@ -74,8 +86,8 @@ function push(out: number[], f: RawField): void {
 /**
  * Reads a make-view request.
  *
- * Map entries are sorted by their encoded bytes. The order is not part of
- * what a viewer sees: the view's columns follow `columns` or the table,
+ * Fields are put in field-number order and map entries sorted by their
+ * encoded bytes. Neither order is part of what a viewer sees: the view's columns follow `columns` or the table,
  * and the stock client reads `get_config` back into a hash map.
  *
  * @throws {ProtocolError} for bytes that are not a make-view request this module can rewrite.
@@ -92,19 +104,13 @@ export function viewShape(body: Uint8Array): ViewShape {
   }
   const hasConfig = config !== undefined;
   config ??= [];
-  // Keep each map's entries where the map first appears, sorted; other fields stay in order.
-  const canonical: RawField[] = [];
-  const seenMaps = new Set<number>();
-  for (const f of config) {
-    if (!MAP_FIELDS.has(f.no)) {
-      canonical.push(f);
-    } else if (!seenMaps.has(f.no)) {
-      seenMaps.add(f.no);
-      const entries = config.filter((e) => e.no === f.no);
-      entries.sort((a, b) => compareBytes(a.bytes, b.bytes));
-      canonical.push(...entries);
-    }
-  }
+  // Fields in field-number order (their relative order means nothing to
+  // protobuf), repeated fields keeping theirs, map entries sorted.
+  // A map with a repeated key keeps its order: the last entry wins.
+  const canonical = hasRepeatedKey(config) ? config : [...config].sort((a, b) => {
+    if (a.no !== b.no) return a.no - b.no;
+    return MAP_FIELDS.has(a.no) ? compareBytes(a.bytes, b.bytes) : 0;
+  });
   const configOut: number[] = [];
   for (const f of canonical) push(configOut, f);
   const configBytes = new Uint8Array(configOut);
