@@ -12,11 +12,12 @@
  *
  * - A viewer joins an existing engine view only when that view shows what a
  *   fresh one made now would: always for a history-free view (see
- *   `view_config.ts`), otherwise only while the table cannot have changed
- *   under it, that is when no poll has run since it was made, or when no
- *   write to its table was pending when it was made and none came since.
- *   Otherwise the viewer gets a new engine view, which later viewers join in
- *   turn; the old one keeps serving its viewers until they leave.
+ *   `view_config.ts`), otherwise only while its table cannot have changed
+ *   under it (see `view_age.ts`). Otherwise the viewer gets a new engine
+ *   view, which later viewers join in turn; the old one keeps serving its
+ *   viewers until they leave. The engine does let views that keep state
+ *   drift from the table (README, "Known issues"), so this is what keeps a
+ *   late viewer from inheriting an old view's drift.
  * - Each listener belongs to one viewer's view, so nothing done to one view
  *   touches another's notifications.
  * - A request that changes a view's state (expand, collapse, set depth) gives
@@ -31,7 +32,8 @@
  */
 
 import type { EngineHost } from "./host.ts";
-import { type EngineSession, type SendFn, watchWrites } from "./session.ts";
+import type { EngineSession, SendFn } from "./session.ts";
+import { type Birth, ViewAges } from "./view_age.ts";
 import { decodeEnvelope, encodeEnvelope, type Envelope } from "./envelope.ts";
 import { viewShape } from "./view_config.ts";
 import { ViewerSession } from "./viewer_session.ts";
@@ -59,23 +61,13 @@ export class SharedView {
   cache = new Map<string, Promise<Envelope>>();
   /** Engine subscriptions by kind and body, each with the viewers listening. */
   readonly subs = new Map<string, { msgId: number; listeners: Listener[] }>();
-  /** Completed polls when made, or -1 when a poll ran while it was being made. */
-  bornPolls = -1;
-  /** The table's write count when made, or -1 when a write was still pending then. */
-  bornWrites = -1;
   constructor(
     readonly key: string,
     readonly table: string,
     readonly internalId: string,
     readonly historyFree: boolean,
+    readonly birth: Birth,
   ) {}
-}
-
-/** Writes seen for one table. */
-interface TableWrites {
-  count: number;
-  /** The last write is surely applied once more than this many polls have completed. */
-  settledAfter: number;
 }
 
 /** The start of the keys of a table's shared views. */
@@ -106,7 +98,7 @@ export class SharedViews {
   readonly #creating = new Map<string, Promise<SharedView | Envelope>>();
   readonly #pending = new Map<number, (env: Envelope) => void>();
   readonly #persistent = new Set<number>();
-  readonly #writes = new Map<string, TableWrites>();
+  readonly #ages: ViewAges;
   #nextMsg = 1;
   #nextView = 1;
   #cachedReads = 0;
@@ -117,14 +109,7 @@ export class SharedViews {
     host.conflator.afterPoll(() => {
       for (const v of this.#live) v.cache = new Map();
     });
-    watchWrites(host.server, (table) => {
-      const c = host.conflator;
-      const w = this.#writes.get(table) ?? { count: 0, settledAfter: 0 };
-      w.count++;
-      // A poll already running may have passed the point where it applies writes.
-      w.settledAfter = c.polls + (c.running ? 1 : 0);
-      this.#writes.set(table, w);
-    });
+    this.#ages = new ViewAges(host.server, host.conflator);
   }
 
   /** A snapshot of the counters. */
@@ -190,28 +175,9 @@ export class SharedViews {
     return new Promise((resolve) => this.#request(entityId, kind, body, resolve));
   }
 
-  /**
-   * Whether a viewer asking now sees in `view` what a fresh engine view
-   * would show: the engine changes a view only when a poll applies writes
-   * to its table.
-   */
+  /** Whether a viewer asking now sees in `view` what a fresh engine view would show. */
   #canJoin(view: SharedView): boolean {
-    if (view.dead) return false;
-    if (view.historyFree) return true;
-    const c = this.host.conflator;
-    if (!c.running && c.polls === view.bornPolls) return true;
-    return view.bornWrites >= 0 && this.#writeCount(view.table) === view.bornWrites;
-  }
-
-  #writeCount(table: string): number {
-    return this.#writes.get(table)?.count ?? 0;
-  }
-
-  /** The table's write count, or -1 when a write may not be applied yet. */
-  #settledWrites(table: string): number {
-    const w = this.#writes.get(table);
-    if (!w) return 0;
-    return this.host.conflator.polls > w.settledAfter ? w.count : -1;
+    return !view.dead && (view.historyFree || this.#ages.unchanged(view.birth));
   }
 
   /**
@@ -251,15 +217,11 @@ export class SharedViews {
     shape: ReturnType<typeof viewShape>,
   ): Promise<SharedView | Envelope> {
     const internalId = `shared-view-${this.#nextView++}`;
-    const c = this.host.conflator;
-    const polls = c.running ? -1 : c.polls;
-    const writes = this.#settledWrites(table);
+    const born = this.#ages.start(table);
     const r = await this.#call(table, Req.TABLE_MAKE_VIEW, shape.withViewId(internalId));
     this.#creating.delete(key);
     if (r.kind === SERVER_ERROR) return r;
-    const view = new SharedView(key, table, internalId, shape.historyFree);
-    view.bornPolls = !c.running && c.polls === polls ? polls : -1;
-    view.bornWrites = writes >= 0 && this.#writeCount(table) === writes ? writes : -1;
+    const view = new SharedView(key, table, internalId, shape.historyFree, born());
     this.#live.add(view);
     this.#joinable.set(key, view);
     return view;
@@ -291,7 +253,7 @@ export class SharedViews {
       view.dead = true;
       view.cache = new Map();
     }
-    this.#writes.delete(table);
+    this.#ages.forget(table);
     await Promise.all(dead.map((v) => this.#call(v.internalId, Req.VIEW_DELETE, EMPTY)));
     for (const view of dead) this.#forgetSubscriptions(view);
     this.#closeWhenIdle();
