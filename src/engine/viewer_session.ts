@@ -142,14 +142,13 @@ export class ViewerSession {
     } else {
       // collapse, expand, set_depth change the view for its owner, and this
       // layer does not guess at anything else: a private view answers it.
-      const fork = this.#fork(env.entityId, alias);
-      this.#forking.set(env.entityId, fork);
+      const moved = this.#fork(env.entityId, alias).then(() => this.#engine.handle(bytes));
+      this.#forking.set(env.entityId, moved);
       try {
-        await fork;
+        await moved;
       } finally {
-        if (this.#forking.get(env.entityId) === fork) this.#forking.delete(env.entityId);
+        if (this.#forking.get(env.entityId) === moved) this.#forking.delete(env.entityId);
       }
-      await this.#engine.handle(bytes);
     }
   }
 

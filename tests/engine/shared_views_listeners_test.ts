@@ -143,3 +143,24 @@ Deno.test("SharedViews: a view made again, subscribed, then the old one deleted,
     }
   });
 });
+
+Deno.test("SharedViews: requests sent right behind set_depth are answered by the viewer's moved view", async () => {
+  await withService({ demo: false, shareViews: true }, async (service) => {
+    const source = await service.host.createTable("t", { cat: "string", v: "float" });
+    await source.update([{ cat: "x", v: 1 }, { cat: "y", v: 2 }]);
+    const client = await perspective.websocket(websocketUrl(service));
+    try {
+      const table = await client.open_table("t");
+      await table.view(GROUPED);
+      const b = await table.view(GROUPED);
+      const [, json, rows] = await Promise.all([b.set_depth(0), b.to_columns(), b.num_rows()]);
+      const own = await source.view(GROUPED);
+      await own.set_depth(0);
+      assert.deepEqual(json, await own.to_columns());
+      assert.equal(rows, await own.num_rows());
+      await own.delete();
+    } finally {
+      await client.terminate();
+    }
+  });
+});
