@@ -200,7 +200,8 @@ export class EngineSession {
     } catch {
       return undefined;
     }
-    if (WRITES.has(env.kind)) {
+    // A kind newer than this protocol might write, so it counts as one.
+    if (WRITES.has(env.kind) || env.kind > Req.REMOVE_HOSTED_TABLES_UPDATE) {
       const watchers = writeWatchers.get(this.#server);
       if (watchers) { for (const fn of watchers) fn(env.entityId); }
     } else if (env.kind === Req.VIEW_DELETE) {
