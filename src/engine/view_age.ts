@@ -31,9 +31,12 @@ interface TableWrites {
 export class ViewAges {
   readonly #conflator: Conflator;
   readonly #writes = new Map<string, TableWrites>();
+  /** Writes made before this tracker existed are surely applied after this many polls. */
+  readonly #startSettles: number;
 
   constructor(server: PerspectiveServer, conflator: Conflator) {
     this.#conflator = conflator;
+    this.#startSettles = conflator.polls + (conflator.running ? 1 : 0);
     watchWrites(server, (table) => {
       const w = this.#writes.get(table) ?? { count: 0, settledAfter: 0 };
       w.count++;
@@ -50,8 +53,8 @@ export class ViewAges {
   start(table: string): () => Birth {
     const c = this.#conflator;
     const polls = c.running ? -1 : c.polls;
-    const w = this.#writes.get(table);
-    const writes = !w ? 0 : c.polls > w.settledAfter ? w.count : -1;
+    const w = this.#writes.get(table) ?? { count: 0, settledAfter: this.#startSettles };
+    const writes = c.polls > w.settledAfter ? w.count : -1;
     return () => ({
       table,
       polls: polls >= 0 && !c.running && c.polls === polls ? polls : -1,
