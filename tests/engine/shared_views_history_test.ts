@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import perspective from "@finos/perspective";
 import { websocketUrl, withService } from "../support/service.ts";
 import type { Service } from "../../src/service.ts";
+import { waitFor } from "../support/wait.ts";
 
 const FILTERED = { filter: [["flag", "==", true]] };
 
@@ -22,6 +23,7 @@ async function flagTable(service: Service) {
     { id: 2, flag: true, v: 2 },
     { id: 3, flag: false, v: 3 },
   ]);
+  await service.host.flush();
   return source;
 }
 
@@ -106,6 +108,36 @@ Deno.test("SharedViews: viewers of a filtered view share it while the table is u
       assert.equal(service.host.sharedViews!.stats.views, 1);
     } finally {
       await Promise.all(clients.map((c) => c.terminate()));
+    }
+  });
+});
+
+Deno.test("SharedViews: a view made while a write is pending is not shared once the write is applied", async () => {
+  // One poll a second, so a write right after a productive poll waits for the next.
+  await withService({ demo: false, shareViews: true, maxUpdateRate: 1 }, async (service) => {
+    const source = await flagTable(service);
+    const c1 = await perspective.websocket(websocketUrl(service));
+    const c2 = await perspective.websocket(websocketUrl(service));
+    try {
+      const table1 = await c1.open_table("t");
+      const watcher = await table1.view();
+      let seen = 0;
+      await watcher.on_update(() => seen++);
+      await watcher.num_rows();
+      await source.update([{ id: 3, v: 30 }]);
+      await waitFor("a productive poll", () => seen > 0);
+      await source.update([{ id: 1, flag: null }]);
+      const early = await table1.view(FILTERED);
+      await service.host.flush();
+      const late = await (await c2.open_table("t")).view(FILTERED);
+      const fresh = await source.view(FILTERED);
+      assert.deepEqual(await fresh.to_columns(), { id: [2], flag: [true], v: [2] });
+      assert.deepEqual(await late.to_columns(), await fresh.to_columns());
+      await early.delete();
+      await fresh.delete();
+    } finally {
+      await c1.terminate();
+      await c2.terminate();
     }
   });
 });
