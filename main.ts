@@ -54,7 +54,7 @@ if (import.meta.main) {
   log.info("listening", {
     url: service.url,
     demo: config.demo,
-    dataDir: service.storage?.path ?? "(memory only)",
+    dataDir: service.shared ? "(shared log on Redis)" : service.storage?.path ?? "(memory only)",
   });
   console.log(`Perspective server ready: open ${service.url}`);
   if (security.tokens.length === 0) {

@@ -147,12 +147,34 @@ Deno.test("compose.yaml matches the Dockerfile and the code", async () => {
   // Durable tables live on a declared volume at the image's data directory.
   assert.ok(svc.volumes.includes("perspective-data:/app/data"), "data volume");
   assert.ok("perspective-data" in compose.volumes, "data volume declared");
-  // Redis for scale-out keeps its data in a declared volume.
+  // Redis for scale-out keeps its data in a declared volume, fsynced before each answer.
   const redis = compose.services.redis;
   assert.deepEqual(redis.profiles, ["scale-out"]);
   const [volume] = redis.volumes[0].split(":");
   assert.ok(volume in compose.volumes, `volume ${volume} is declared`);
+  assertDurableRedis(redis.command, "compose redis");
+  // Two or more replicas on that Redis, behind a load balancer.
+  const replica = compose.services.replica;
+  assert.deepEqual(replica.profiles, ["scale-out"]);
+  assert.ok(replica.deploy.replicas >= 2);
+  const replicaEnv = { ...imageEnv, ...replica.environment } as Record<string, string>;
+  await checkServiceEnv(replicaEnv, files, "compose replica");
+  const url = new URL(readEnvConfig((k) => replicaEnv[k]).redisUrl);
+  assert.equal(url.hostname, "redis");
+  const lb = compose.services.lb;
+  assert.deepEqual(lb.profiles, ["scale-out"]);
+  const nginx = read(posix.join("deploy", lb.volumes[0].source));
+  const replicaPort = readEnvConfig((k) => replicaEnv[k]).port;
+  assert.match(nginx, new RegExp(`server replica:${replicaPort}\\b`));
+  assert.match(nginx, /proxy_set_header Upgrade \$http_upgrade/);
 });
+
+/** Redis's arguments must make an acknowledged write durable. */
+function assertDurableRedis(args: string[], where: string): void {
+  const value = (flag: string) => args[args.indexOf(flag) + 1];
+  assert.equal(value("--appendonly"), "yes", `${where}: appendonly yes`);
+  assert.equal(value("--appendfsync"), "always", `${where}: appendfsync always`);
+}
 
 Deno.test("the Kubernetes manifests match the image and the code", async () => {
   const docs: Any[] = [];
@@ -242,11 +264,66 @@ Deno.test("the Kubernetes manifests match the image and the code", async () => {
   await checkServiceEnv(merged, files, "k8s");
 
   // The Service reaches the container's port.
-  const [service] = find("Service");
+  const [service] = find("Service").filter((s) => s.metadata.name === deployment.metadata.name);
   for (const [k, v] of Object.entries(service.spec.selector)) {
     assert.equal(deployment.spec.template.metadata.labels[k], v);
   }
   for (const p of service.spec.ports) {
     assert.equal(portByName[p.targetPort] ?? p.targetPort, config.port);
+  }
+});
+
+Deno.test("the scale-out Kubernetes manifests run several replicas on one durable Redis", async () => {
+  const docs: Any[] = [];
+  const files = [
+    "deploy/k8s/configmap.yaml",
+    "deploy/k8s/service.yaml",
+    ...[...Deno.readDirSync(new URL("deploy/k8s-scale-out/", ROOT))]
+      .filter((e) => e.name.endsWith(".yaml"))
+      .map((e) => `deploy/k8s-scale-out/${e.name}`),
+  ];
+  for (const f of files) {
+    for (const d of parseAllDocuments(read(f))) {
+      assert.deepEqual(d.errors, [], f);
+      docs.push(d.toJS());
+    }
+  }
+  const find = (kind: string) => docs.filter((d) => d.kind === kind);
+  const [deployment] = find("Deployment");
+  assert.ok(deployment.spec.replicas >= 2, "several replicas");
+  assert.equal(deployment.spec.strategy.type, "RollingUpdate");
+  const pod = deployment.spec.template.spec;
+  assert.ok(!pod.volumes.some((v: Any) => v.persistentVolumeClaim), "no data volume per replica");
+  const [c] = pod.containers;
+  const env: Record<string, string> = Object.fromEntries(c.env.map((e: Any) => [e.name, e.value]));
+  const config = readEnvConfig((k) => ({ ...imageEnv, ...env })[k]);
+  const mounted: Record<string, string> = {};
+  const [configMap] = find("ConfigMap");
+  for (const m of c.volumeMounts) {
+    const vol = pod.volumes.find((v: Any) => v.name === m.name);
+    assert.ok(vol, `volume ${m.name}`);
+    if (vol.configMap) {
+      assert.equal(vol.configMap.name, configMap.metadata.name);
+      for (const key of Object.keys(configMap.data)) {
+        mounted[posix.join(m.mountPath, key)] = `deploy/config/${key}`;
+      }
+    }
+    if (vol.secret) mounted[posix.join(m.mountPath, "tokens")] = "deploy/config/tokens";
+  }
+  await checkServiceEnv({ ...imageEnv, ...env }, mounted, "k8s scale-out");
+  const [redis] = find("StatefulSet");
+  assertDurableRedis(redis.spec.template.spec.containers[0].args, "k8s redis");
+  const redisService = find("Service").find((s) => s.metadata.name === redis.spec.serviceName);
+  assert.ok(redisService, "a Service for Redis");
+  const url = new URL(config.redisUrl);
+  assert.equal(url.hostname, redisService.metadata.name);
+  assert.equal(Number(url.port), redisService.spec.ports[0].port);
+  for (const [k, v] of Object.entries(redisService.spec.selector)) {
+    assert.equal(redis.spec.template.metadata.labels[k], v);
+  }
+  assert.ok(redis.spec.volumeClaimTemplates.length > 0, "Redis keeps its AOF on a volume");
+  const service = find("Service").find((s) => s.metadata.name === deployment.metadata.name);
+  for (const [k, v] of Object.entries(service.spec.selector)) {
+    assert.equal(deployment.spec.template.metadata.labels[k], v);
   }
 });
