@@ -187,7 +187,7 @@ Deno.test("acknowledged batches survive SIGKILL under concurrent ingest, none ha
           }
         }
       });
-      await new Promise((r) => setTimeout(r, 100 + rand() * 1900));
+      await new Promise((r) => setTimeout(r, 200 + rand() * 2300));
       child.process.kill("SIGKILL");
       stopped = true;
       await child.process.status;
