@@ -267,6 +267,8 @@ export class OrderedLog implements BatchLog {
       const e = this.#queue[n++];
       if (e.persist) {
         e.seq = ++this.#seq;
+        // A memory-only log writes nothing, so it need not copy every batch into a record.
+        if (!this.#options.store) continue;
         e.body = encodeRecord({ seq: e.seq, change: e.change });
         bytes += e.body.byteLength;
       }
