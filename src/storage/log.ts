@@ -64,7 +64,7 @@ export interface LogStats {
   bytes: number;
   /** Groups written (one sync each). */
   groups: number;
-  /** Seconds spent in the store's writes, each group's. */
+  /** Seconds spent in the store's writes, each group's since the last read (at most 8192). */
   writeSeconds: number[];
   /** Changes refused because the store failed. */
   writeErrors: number;
@@ -299,7 +299,10 @@ export class OrderedLog implements BatchLog {
     this.stats.groups++;
     this.stats.records += frames.length;
     for (const f of frames) this.stats.bytes += f.body.byteLength;
-    this.stats.writeSeconds.push((performance.now() - started) / 1000);
+    const seconds = this.stats.writeSeconds;
+    seconds.push((performance.now() - started) / 1000);
+    // Only a /metrics scrape empties it: a service nobody scrapes keeps the newest.
+    if (seconds.length > 8192) seconds.splice(0, 4096);
   }
 
   async #applyGroup(group: Entry[]): Promise<void> {
