@@ -8,6 +8,7 @@ import { ConfigError, readEnvConfig } from "./src/config/env.ts";
 import { startService } from "./src/service.ts";
 import { createLogger } from "./src/ops/log.ts";
 import { handleSignals } from "./src/ops/shutdown.ts";
+import { watchParent } from "./src/ops/parent_watch.ts";
 import { checkBinding, readSecurityConfig, type SecuritySection } from "./src/security/mod.ts";
 import { configPath, readConfigFile } from "./src/config/file.ts";
 import { DataDirError } from "./src/storage/durable.ts";
@@ -53,7 +54,7 @@ if (import.meta.main) {
   log.info("listening", {
     url: service.url,
     demo: config.demo,
-    dataDir: service.storage?.path ?? "(memory only)",
+    dataDir: service.shared ? "(shared log on Redis)" : service.storage?.path ?? "(memory only)",
   });
   console.log(`Perspective server ready: open ${service.url}`);
   if (security.tokens.length === 0) {
@@ -63,4 +64,11 @@ if (import.meta.main) {
     );
   }
   handleSignals({ drain: () => service.drain(), log });
+  // Set by `deno task start`: a task runner killed outright leaves no one to stop the service.
+  if (Deno.env.get("EXIT_WITH_PARENT") === "1") {
+    watchParent(() => {
+      log.error("the process that started the service is gone; exiting");
+      Deno.exit(1);
+    });
+  }
 }

@@ -14,7 +14,11 @@ const port = 20000 + Math.floor(Math.random() * 20000);
 const started = performance.now();
 const child = new Deno.Command("deno", {
   args: ["task", "start"],
-  env: { PORT: String(port), LOG_LEVEL: "warn" },
+  env: {
+    PORT: String(port),
+    LOG_LEVEL: "warn",
+    DATA_DIR: Deno.makeTempDirSync({ prefix: "bench-page-" }),
+  },
   stdout: "piped",
   stderr: "inherit",
 }).spawn();

@@ -23,6 +23,11 @@ import { BatchApplier } from "./engine/apply.ts";
 import { StatusError } from "./engine/batch_types.ts";
 import { type DataDir, openDataDir } from "./storage/durable.ts";
 import type { BatchLog } from "./storage/log.ts";
+import { watchSharedLog } from "./ops/shared_log_metrics.ts";
+import { openRedisLog, type RedisStorage } from "./storage/redis/mod.ts";
+import { LogDashboardStore, LogLayoutStore } from "./storage/dashboards_log.ts";
+import { seedDemo } from "./server/dashboards_demo.ts";
+import type { StorageFs } from "./storage/fs.ts";
 
 /** A running service. */
 export interface Service {
@@ -40,6 +45,8 @@ export interface Service {
   sink: BatchSink;
   /** The data directory, when tables are durable. */
   storage?: DataDir;
+  /** The shared log, when `redisUrl` is set. */
+  shared?: RedisStorage;
   /**
    * Drains: not ready, stop accepting, close WebSockets with 1001, finish
    * in-flight requests, stop the engine. Bounded by `timeoutMs`.
@@ -66,8 +73,12 @@ export interface ServiceOptions extends Partial<EnvConfig> {
   security?: SecurityConfig;
   /** The config file: tables, sources, ingest limits. */
   config?: FileConfig;
+  /** Bound on a read's wait for a named log position, in milliseconds. @default 5000 */
+  readWaitMs?: number;
   /** Recovery progress, for a console. */
   onRecoveryProgress?: (p: { records: number; rows: number; percent: number }) => void;
+  /** The data directory's file system: a seam for tests to inject faults. @default the real one */
+  storageFs?: StorageFs;
 }
 
 /** Starts the service and resolves once it listens. */
@@ -89,19 +100,26 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const readiness = options.handler?.readiness ?? new Readiness(host);
   const inflight = options.handler?.inflight ?? new InFlight();
   const applier = new BatchApplier(host);
-  const dataDir = options.dataDir ?? "";
+  const redisUrl = options.redisUrl ?? "";
+  // With Redis the stream and its snapshots are the tables' only store: DATA_DIR is not used.
+  const dataDir = redisUrl !== "" ? "" : options.dataDir ?? "";
   // Until recovery is done, writes are refused (503) and /readyz says why.
-  const recovering = dataDir !== "" ? recoveringLog() : undefined;
+  const recovering = dataDir !== "" || redisUrl !== "" ? recoveringLog() : undefined;
   const sink = options.handler?.sink ?? new BatchSink(host, {
     autoCreate: options.config?.autoCreate,
     limits: { ...ingestLimits, ...options.config?.limits },
     applier,
     log: recovering,
   });
+  // Dashboards and layouts are settings of the batch log: as durable as the tables.
+  const dashboards = options.handler?.dashboards ?? new LogDashboardStore(sink);
+  const layouts = options.handler?.layouts ?? new LogLayoutStore(sink);
   let storage: DataDir | undefined;
+  let shared: RedisStorage | undefined;
   readiness.addCheck(
     "storage",
-    () => recovering && !storage ? { ok: false, detail: "recovering tables" } : { ok: true },
+    () =>
+      recovering && !storage && !shared ? { ok: false, detail: "recovering tables" } : { ok: true },
   );
   sink.listen((e) =>
     metrics.observeIngest({
@@ -122,6 +140,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     readiness,
     inflight,
     sink,
+    dashboards,
+    layouts,
   });
   const server = Deno.serve({
     hostname: options.host ?? "127.0.0.1",
@@ -130,9 +150,25 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   }, handler);
   let sources: RunningSources | undefined;
   try {
-    if (recovering) {
+    if (redisUrl !== "") {
+      shared = await openRedisLog(host, applier, {
+        url: redisUrl,
+        logger: log,
+        snapshot: {
+          bytes: options.checkpointBytes,
+          ageMs: options.checkpointSeconds === undefined
+            ? undefined
+            : options.checkpointSeconds * 1000,
+        },
+        readWaitMs: options.readWaitMs,
+        signal: stop.signal,
+      });
+      sink.useLog(shared.log);
+      watchSharedLog(metrics.registry, readiness, shared);
+    } else if (recovering) {
       storage = await openDataDir(host, applier, {
         dataDir,
+        fs: options.storageFs,
         sync: options.walSync,
         checkpoint: {
           bytes: options.checkpointBytes,
@@ -159,12 +195,14 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       metrics.watchStorage(storage);
     }
     if (options.demo ?? true) {
-      if (storage?.log.isDurable("demo")) {
+      if ((storage ?? shared)?.log.isDurable("demo")) {
         log.warn("a durable table is named demo; the demo does not stream into it");
       } else {
         await startDemo(host, { signal: stop.signal });
+        await seedDemo(dashboards, layouts);
       }
     }
+    for (const t of options.config?.tables ?? []) if (t.layout) await layouts.put(t.name, t.layout);
     if (options.config) {
       await createConfiguredTables(options.config, sink);
       readiness.expectTables(options.config.tables.map((t) => t.name));
@@ -178,6 +216,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     await server.shutdown();
     await sink.close();
     await storage?.close();
+    await shared?.close();
     host.close();
     throw err;
   }
@@ -201,6 +240,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
           stop.abort();
           await sink.close();
           await storage?.close();
+          await shared?.close();
           host.close();
         },
       },
@@ -217,6 +257,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     metrics,
     sink,
     storage,
+    shared,
     drain: drainOnce,
     async close() {
       await drainOnce();

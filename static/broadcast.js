@@ -16,9 +16,11 @@ export function broadcastUrl(table) {
 
 /**
  * Opens a replica of a table in `worker` fed from `url`; resolves with the
- * local table once the first snapshot is in. `onStatus` hears about drops.
+ * local table once the first snapshot is in. `onStatus(text, state)` hears
+ * about drops and recoveries. `order`, the server's column order, is kept
+ * (the stream's schema object has none).
  */
-export function openReplica(worker, url, onStatus = () => {}) {
+export function openReplica(worker, url, onStatus = () => {}, order = []) {
   return new Promise((resolve, reject) => {
     let table;
     let chain = Promise.resolve();
@@ -35,14 +37,14 @@ export function openReplica(worker, url, onStatus = () => {}) {
               : hello.limit
               ? { limit: hello.limit }
               : {};
-            table ??= await worker.table(hello.schema, options);
+            table ??= await worker.table(ordered(hello.schema, order), options);
             return;
           }
           const bytes = new Uint8Array(event.data);
           const arrow = bytes.slice(1).buffer;
           if (bytes[0] === FRAME_SNAPSHOT) {
             await table.replace(arrow);
-            if (retry > 500) onStatus("replicated");
+            if (retry > 500) onStatus("live", "live");
             retry = 500;
             resolve(table);
           } else if (bytes[0] === FRAME_DELTA) {
@@ -52,15 +54,23 @@ export function openReplica(worker, url, onStatus = () => {}) {
       };
       socket.onclose = (event) => {
         if (event.code === CLOSE_TABLE_DELETED) {
-          onStatus("table deleted");
+          onStatus("table dropped", "error");
           reject(new Error("the table was deleted"));
           return;
         }
-        onStatus(`reconnecting (${event.code})`);
+        const at = new Date(Date.now() + retry).toLocaleTimeString();
+        onStatus(`reconnecting… next attempt at ${at}`, "reconnecting");
         setTimeout(connect, retry);
         retry = Math.min(retry * 2, 10_000) + 1;
       };
     };
     connect();
   });
+}
+
+function ordered(schema, order) {
+  const out = {};
+  for (const name of order) if (Object.hasOwn(schema, name)) out[name] = schema[name];
+  for (const [name, type] of Object.entries(schema)) out[name] ??= type;
+  return out;
 }

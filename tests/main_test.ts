@@ -3,12 +3,15 @@ import { waitFor } from "./support/wait.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
-/** Starts `deno task start` exactly as a user would, with the given environment. */
+/**
+ * Starts `deno task start` exactly as a user would, with the given
+ * environment; its data directory is a temporary one unless `env` names one.
+ */
 function start(env: Record<string, string>): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["task", "start"],
     cwd: ROOT,
-    env: { LOG_LEVEL: "warn", ...env },
+    env: { LOG_LEVEL: "warn", DATA_DIR: Deno.makeTempDirSync({ prefix: "main-data-" }), ...env },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -82,4 +85,52 @@ Deno.test("deno task start stops at a directory source it may not write to, nami
     Deno.stat(new URL("ingest/fixtures/spool-never-created", import.meta.url)),
     Deno.errors.NotFound,
   );
+});
+
+/** Whether something still accepts connections at `url`'s port. */
+function portOpen(url: string): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port: Number(new URL(url).port) }).close();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+Deno.test("deno task start keeps acknowledged rows in DATA_DIR across a kill -9", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "main-durable-" });
+  try {
+    const first = start({ PORT: "0", DEMO: "0", DATA_DIR: dataDir });
+    let url: string;
+    try {
+      [, url] = await readUntil(first.stdout, /open (http:\/\/127\.0\.0\.1:\d+\/)/);
+      const res = await fetch(new URL("api/tables/kept/rows?index=id", url), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify([{ id: 1, name: "a" }, { id: 2, name: "b" }]),
+      });
+      assert.equal(res.status, 201);
+      await res.body?.cancel();
+    } finally {
+      // The task runner cannot pass SIGKILL on; the service, its child, exits by itself.
+      first.kill("SIGKILL");
+      await first.status;
+      await first.stdout.cancel().catch(() => {});
+      await first.stderr.cancel().catch(() => {});
+    }
+    await waitFor("the service to exit with its task", () => !portOpen(url));
+    const second = start({ PORT: "0", DEMO: "0", DATA_DIR: dataDir });
+    try {
+      [, url] = await readUntil(second.stdout, /open (http:\/\/127\.0\.0\.1:\d+\/)/);
+      const rows = await (await fetch(new URL("api/tables/kept/rows?format=json", url))).json();
+      assert.deepEqual(rows, [{ id: 1, name: "a" }, { id: 2, name: "b" }]);
+    } finally {
+      second.kill("SIGTERM");
+      assert.equal((await second.status).code, 0);
+      await second.stdout.cancel().catch(() => {});
+      await second.stderr.cancel().catch(() => {});
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
 });

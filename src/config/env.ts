@@ -40,6 +40,12 @@ export interface EnvConfig {
   checkpointBytes: number;
   /** Seconds after a change by which a checkpoint is taken. `CHECKPOINT_SECONDS`. @default 300 */
   checkpointSeconds: number;
+  /**
+   * The shared batch log on Redis (`redis://` or `rediss://` for TLS, with
+   * any password in the URL); replicas then share tables and `DATA_DIR` is
+   * not used. `REDIS_URL`. @default "" (no Redis)
+   */
+  redisUrl: string;
 }
 
 /** Thrown for a bad setting; the message names the variable. */
@@ -65,6 +71,7 @@ export const ENV_VARS = [
   "WAL_SYNC",
   "CHECKPOINT_MB",
   "CHECKPOINT_SECONDS",
+  "REDIS_URL",
 ] as const;
 
 /**
@@ -88,7 +95,22 @@ export function readEnvConfig(env: (name: string) => string | undefined): EnvCon
     checkpointBytes: parseNumber("CHECKPOINT_MB", env("CHECKPOINT_MB"), 256, 1, 1 << 20) *
       1024 * 1024,
     checkpointSeconds: parseNumber("CHECKPOINT_SECONDS", env("CHECKPOINT_SECONDS"), 300, 1, 86400),
+    redisUrl: parseRedisUrl(env("REDIS_URL")),
   };
+}
+
+function parseRedisUrl(raw: string | undefined): string {
+  if (raw === undefined || raw === "") return "";
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("REDIS_URL", "expected a URL like redis://host:6379/0");
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new ConfigError("REDIS_URL", `expected redis:// or rediss://, got ${url.protocol}//`);
+  }
+  return raw;
 }
 
 function parseWalSync(raw: string | undefined): "group" | "none" {

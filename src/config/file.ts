@@ -14,11 +14,14 @@ import { DefinitionError, parseTableDef } from "../ingest/table_def.ts";
 import { DEFAULT_INGEST_LIMITS, type IngestLimits } from "../ingest/limits.ts";
 import { isRecord, parseJson } from "../ingest/json_safe.ts";
 import { IngestError } from "../ingest/batch.ts";
+import { checkViewerLayout, LayoutError } from "../storage/dashboards_validate.ts";
 
 /** A table created at start-up. */
 export interface TableConfig extends TableDef {
   /** Table name. */
   name: string;
+  /** The table's default viewer layout (a `<perspective-viewer>` `save()` token). */
+  layout?: Record<string, unknown>;
 }
 
 /** An ingest source to start. */
@@ -117,9 +120,14 @@ function parseTables(value: unknown): TableConfig[] {
     if (names.has(name)) throw new ConfigError(`${at}.name`, `table ${name} is listed twice`);
     names.add(name);
     try {
-      return { name, ...parseTableDef(item, `${at}.`, ["name"]) };
+      const def: TableConfig = { name, ...parseTableDef(item, `${at}.`, ["name", "layout"]) };
+      if (item.layout !== undefined) {
+        checkViewerLayout(item.layout, `${at}.layout`);
+        def.layout = item.layout as Record<string, unknown>;
+      }
+      return def;
     } catch (err) {
-      if (err instanceof DefinitionError) {
+      if (err instanceof DefinitionError || err instanceof LayoutError) {
         throw new ConfigError(err.field, err.message.slice(err.field.length + 2));
       }
       throw err;

@@ -94,6 +94,9 @@ export class BatchApplier {
           await live.update(data, options);
           break;
         case "replace":
+          // The engine's replace keeps updates it has not processed yet, so
+          // earlier batches (a group, a replay) must be processed first.
+          await this.#host.flush();
           await live.replace(data, options);
           break;
         case "remove": {

@@ -78,6 +78,11 @@ export class Conflator {
     return this.#polls;
   }
 
+  /** Whether a poll is running now. */
+  get running(): boolean {
+    return this.#running;
+  }
+
   /** Poll requests received so far; `requests / polls` is the conflation factor. */
   get requests(): number {
     return this.#requests;

@@ -46,6 +46,31 @@ const OWN_MSG_BASE = 0xfffe0000;
 const OWN_MSG_COUNT = 0x10000;
 const EMPTY = new Uint8Array(0);
 
+/** Request kinds that change a table's rows, applied by the engine's next poll. */
+const WRITES = new Set<number>([
+  Req.MAKE_TABLE,
+  Req.TABLE_UPDATE,
+  Req.TABLE_REMOVE,
+  Req.TABLE_REPLACE,
+]);
+
+/** Per engine server, who wants to hear of writes. */
+const writeWatchers = new WeakMap<PerspectiveServer, Set<(table: string) => void>>();
+
+/**
+ * Calls `fn` with the table name of every write request any session of
+ * `server` hands to the engine, before the engine sees it. Shared views use
+ * it to know when a table may have changed under a view.
+ *
+ * @returns A function that stops the calls.
+ */
+export function watchWrites(server: PerspectiveServer, fn: (table: string) => void): () => void {
+  let set = writeWatchers.get(server);
+  if (!set) writeWatchers.set(server, set = new Set());
+  set.add(fn);
+  return () => set.delete(fn);
+}
+
 interface RawSession {
   client_id: number;
   handle_request(view: Uint8Array): Promise<void>;
@@ -175,7 +200,11 @@ export class EngineSession {
     } catch {
       return undefined;
     }
-    if (env.kind === Req.VIEW_DELETE) {
+    // A kind newer than this protocol might write, so it counts as one.
+    if (WRITES.has(env.kind) || env.kind > Req.REMOVE_HOSTED_TABLES_UPDATE) {
+      const watchers = writeWatchers.get(this.#server);
+      if (watchers) { for (const fn of watchers) fn(env.entityId); }
+    } else if (env.kind === Req.VIEW_DELETE) {
       this.#views.delete(env.entityId);
     } else if (env.kind === Req.TABLE_MAKE_VIEW) {
       let viewId: string | undefined;

@@ -2,15 +2,27 @@
  * Shared views for server-only viewers. Many viewers of one table usually
  * open the same view (the default grid, the same sort). Each would cost the
  * engine a view recomputed on every update and a query per notification; here
- * viewers whose `table_make_view_req` carries the same configuration share
- * one engine view. Their `on_update` subscriptions share one engine
- * subscription, and identical reads between two polls (the visible window
- * after a notification) are computed once and answered to each with its own
- * `msg_id` and view id.
+ * viewers whose `table_make_view_req` asks for the same view share one engine
+ * view. Their `on_update` subscriptions share one engine subscription, and
+ * identical reads between two polls (the visible window after a
+ * notification) are computed once and answered to each with its own `msg_id`
+ * and view id.
  *
- * A request that changes a view's state (expand, collapse, set depth) gives
- * that viewer a private engine view first, made from its own original
- * requests, so sharing never changes what a viewer sees.
+ * Sharing never changes what a viewer sees:
+ *
+ * - A viewer joins an existing engine view only when that view shows what a
+ *   fresh one made now would: always for a history-free view (see
+ *   `view_config.ts`), otherwise only while its table cannot have changed
+ *   under it (see `view_age.ts`). Otherwise the viewer gets a new engine
+ *   view, which later viewers join in turn; the old one keeps serving its
+ *   viewers until they leave. The engine does let views that keep state
+ *   drift from the table (README, "Known issues"), so this is what keeps a
+ *   late viewer from inheriting an old view's drift.
+ * - Each listener belongs to one viewer's view, so nothing done to one view
+ *   touches another's notifications.
+ * - A request that changes a view's state (expand, collapse, set depth) gives
+ *   that viewer a private engine view first, made from its own original
+ *   requests.
  *
  * Dropping a table deletes its shared views, which sends their viewers'
  * `on_delete` callbacks; later requests on them are answered as the engine
@@ -21,74 +33,46 @@
 
 import type { EngineHost } from "./host.ts";
 import type { EngineSession, SendFn } from "./session.ts";
-import {
-  decodeEnvelope,
-  encodeEnvelope,
-  type Envelope,
-  readString,
-  readVarint,
-  replaceString,
-  stringMessage,
-  withoutField,
-} from "./envelope.ts";
+import { type Birth, ViewAges } from "./view_age.ts";
+import { decodeEnvelope, encodeEnvelope, type Envelope } from "./envelope.ts";
+import { viewShape } from "./view_config.ts";
+import { ViewerSession } from "./viewer_session.ts";
 import { Req, SERVER_ERROR } from "../protocol/messages.ts";
-import { pushBytes, pushVarintField } from "../protocol/wire.ts";
 
-/** Reads whose answer depends only on the view and the engine state. */
-const READS = new Set<number>([
-  Req.VIEW_COLUMN_PATHS,
-  Req.VIEW_DIMENSIONS,
-  Req.VIEW_EXPRESSION_SCHEMA,
-  Req.VIEW_GET_CONFIG,
-  Req.VIEW_SCHEMA,
-  Req.VIEW_TO_ARROW,
-  Req.VIEW_GET_MIN_MAX,
-  Req.VIEW_TO_COLUMNS_STRING,
-  Req.VIEW_TO_CSV,
-  Req.VIEW_TO_ROWS_STRING,
-  Req.VIEW_TO_NDJSON_STRING,
-]);
+export { ViewerSession } from "./viewer_session.ts";
 
 const EMPTY = new Uint8Array(0);
 
-/** `StatusCode.VIEW_NOT_FOUND` in `perspective.proto`. */
-const VIEW_NOT_FOUND = 1;
-
-/** A `ServerError` body like the engine's for a view that no longer exists. */
-function viewNotFound(): Uint8Array {
-  const out: number[] = [];
-  pushBytes(out, 1, new TextEncoder().encode("View not found"));
-  pushVarintField(out, 2, VIEW_NOT_FOUND);
-  return new Uint8Array(out);
-}
-
-interface Listener {
+/** Who hears one engine subscription's messages: one viewer's subscription on one of its views. */
+export interface Listener {
+  /** The viewer's session. */
   session: ViewerSession;
+  /** The viewer's own view id. */
   viewId: string;
+  /** The message id of the viewer's subscribe request. */
   msgId: number;
 }
 
-class SharedView {
+/** One engine view and the viewers attached to it. */
+export class SharedView {
   refs = 0;
   /** Set once its table is dropped and the engine view deleted. */
   dead = false;
   cache = new Map<string, Promise<Envelope>>();
   /** Engine subscriptions by kind and body, each with the viewers listening. */
   readonly subs = new Map<string, { msgId: number; listeners: Listener[] }>();
-  constructor(readonly key: string, readonly internalId: string) {}
+  constructor(
+    readonly key: string,
+    readonly table: string,
+    readonly internalId: string,
+    readonly historyFree: boolean,
+    readonly birth: Birth,
+  ) {}
 }
 
 /** The start of the keys of a table's shared views. */
 function keyPrefix(table: string): string {
   return `${table}\u0000`;
-}
-
-interface Alias {
-  view: SharedView;
-  /** The viewer's own make-view request, replayed if it needs a private view. */
-  makeRequest: Uint8Array;
-  /** Its own on_update and on_delete requests, replayed likewise. */
-  subscriptions: Uint8Array[];
 }
 
 /** Counters, for tests and metrics. */
@@ -107,10 +91,14 @@ export interface SharedViewStats {
 export class SharedViews {
   #internal: EngineSession | undefined;
   #openSessions = 0;
-  readonly #views = new Map<string, SharedView>();
+  /** Every engine view held, joinable or not. */
+  readonly #live = new Set<SharedView>();
+  /** The view a new viewer of each key may join. */
+  readonly #joinable = new Map<string, SharedView>();
   readonly #creating = new Map<string, Promise<SharedView | Envelope>>();
   readonly #pending = new Map<number, (env: Envelope) => void>();
   readonly #persistent = new Set<number>();
+  readonly #ages: ViewAges;
   #nextMsg = 1;
   #nextView = 1;
   #cachedReads = 0;
@@ -119,16 +107,17 @@ export class SharedViews {
   constructor(readonly host: EngineHost) {
     // Answers are valid between two polls only.
     host.conflator.afterPoll(() => {
-      for (const v of this.#views.values()) v.cache = new Map();
+      for (const v of this.#live) v.cache = new Map();
     });
+    this.#ages = new ViewAges(host.server, host.conflator);
   }
 
   /** A snapshot of the counters. */
   get stats(): SharedViewStats {
     let aliases = 0;
-    for (const v of this.#views.values()) aliases += v.refs;
+    for (const v of this.#live) aliases += v.refs;
     return {
-      views: this.#views.size,
+      views: this.#live.size,
       aliases,
       cachedReads: this.#cachedReads,
       engineReads: this.#engineReads,
@@ -152,7 +141,7 @@ export class SharedViews {
    * viewers leaves nothing behind in the engine's client map.
    */
   #closeWhenIdle(): void {
-    if (this.#openSessions > 0 || this.#views.size > 0 || this.#creating.size > 0) return;
+    if (this.#openSessions > 0 || this.#live.size > 0 || this.#creating.size > 0) return;
     if (this.#pending.size > this.#persistent.size) return;
     this.#internal?.close();
     this.#internal = undefined;
@@ -186,37 +175,63 @@ export class SharedViews {
     return new Promise((resolve) => this.#request(entityId, kind, body, resolve));
   }
 
-  /** The shared view for a make-view request, or the engine's error response. */
+  /** Whether a viewer asking now sees in `view` what a fresh engine view would show. */
+  #canJoin(view: SharedView): boolean {
+    return !view.dead && (view.historyFree || this.#ages.unchanged(view.birth));
+  }
+
+  /**
+   * The shared view for a make-view request, or the engine's error response.
+   *
+   * @throws {ProtocolError} for a request body that cannot be read.
+   */
   async acquire(table: string, body: Uint8Array): Promise<SharedView | Envelope> {
-    const key = `${keyPrefix(table)}${withoutField(body, 1)}`;
-    let view = this.#views.get(key);
-    if (!view) {
-      let creating = this.#creating.get(key);
-      if (!creating) {
-        const internalId = `shared-view-${this.#nextView++}`;
-        creating = this.#call(table, Req.TABLE_MAKE_VIEW, replaceString(body, 1, internalId)).then(
-          (r) => {
-            this.#creating.delete(key);
-            if (r.kind === SERVER_ERROR) return r;
-            const v = new SharedView(key, internalId);
-            this.#views.set(key, v);
-            return v;
-          },
-        );
-        this.#creating.set(key, creating);
+    const shape = viewShape(body);
+    const key = `${keyPrefix(table)}${shape.key}`;
+    for (;;) {
+      const view = this.#joinable.get(key);
+      if (view && this.#canJoin(view)) {
+        view.refs++;
+        return view;
       }
+      // Its viewers keep it; new ones get a view made now.
+      if (view) this.#joinable.delete(key);
+      const inFlight = this.#creating.get(key);
+      if (inFlight) {
+        // Made for another viewer's earlier request; it may have changed since.
+        const made = await inFlight;
+        if (!(made instanceof SharedView)) return made;
+        continue;
+      }
+      const creating = this.#create(key, table, shape);
+      this.#creating.set(key, creating);
       const made = await creating;
-      if (!(made instanceof SharedView)) return made;
-      view = made;
+      if (made instanceof SharedView) made.refs++;
+      return made;
     }
-    view.refs++;
+  }
+
+  async #create(
+    key: string,
+    table: string,
+    shape: ReturnType<typeof viewShape>,
+  ): Promise<SharedView | Envelope> {
+    const internalId = `shared-view-${this.#nextView++}`;
+    const born = this.#ages.start(table);
+    const r = await this.#call(table, Req.TABLE_MAKE_VIEW, shape.withViewId(internalId));
+    this.#creating.delete(key);
+    if (r.kind === SERVER_ERROR) return r;
+    const view = new SharedView(key, table, internalId, shape.historyFree, born());
+    this.#live.add(view);
+    this.#joinable.set(key, view);
     return view;
   }
 
   /** Drops one viewer's hold on a view; the last one deletes the engine view. */
   release(view: SharedView): void {
     if (--view.refs > 0 || view.dead) return;
-    this.#views.delete(view.key);
+    this.#live.delete(view);
+    if (this.#joinable.get(view.key) === view) this.#joinable.delete(view.key);
     this.#forgetSubscriptions(view);
     void this.#call(view.internalId, Req.VIEW_DELETE, EMPTY);
   }
@@ -231,12 +246,14 @@ export class SharedViews {
     // A view being made now would otherwise outlive its table.
     const creating = [...this.#creating].filter(([key]) => key.startsWith(prefix));
     await Promise.all(creating.map(([, made]) => made));
-    const dead = [...this.#views.values()].filter((v) => v.key.startsWith(prefix));
+    const dead = [...this.#live].filter((v) => v.table === table);
     for (const view of dead) {
-      this.#views.delete(view.key);
+      this.#live.delete(view);
+      if (this.#joinable.get(view.key) === view) this.#joinable.delete(view.key);
       view.dead = true;
       view.cache = new Map();
     }
+    this.#ages.forget(table);
     await Promise.all(dead.map((v) => this.#call(v.internalId, Req.VIEW_DELETE, EMPTY)));
     for (const view of dead) this.#forgetSubscriptions(view);
     this.#closeWhenIdle();
@@ -269,14 +286,17 @@ export class SharedViews {
     view.subs.set(key, { msgId, listeners });
   }
 
-  /** Removes a session's listeners from a view, all of them or those with `msgId`. */
-  unsubscribe(view: SharedView, session: ViewerSession, msgId?: number): void {
+  /**
+   * Removes the listeners of one viewer's view: all of them, or the one
+   * whose subscribe request had `msgId`. Other views' listeners, the same
+   * session's included, are untouched.
+   */
+  unsubscribe(view: SharedView, session: ViewerSession, viewId: string, msgId?: number): void {
     for (const { listeners } of view.subs.values()) {
       for (let i = listeners.length - 1; i >= 0; i--) {
         const l = listeners[i];
-        if (l.session === session && (msgId === undefined || l.msgId === msgId)) {
-          listeners.splice(i, 1);
-        }
+        if (l.session !== session || l.viewId !== viewId) continue;
+        if (msgId === undefined || l.msgId === msgId) listeners.splice(i, 1);
       }
     }
   }
@@ -299,155 +319,5 @@ export class SharedViews {
   close(): void {
     this.#internal?.close();
     this.#internal = undefined;
-  }
-}
-
-/** A remote session whose views may be shared; same surface as an engine session. */
-export class ViewerSession {
-  readonly #shared: SharedViews;
-  readonly #engine: EngineSession;
-  readonly #send: SendFn;
-  readonly #aliases = new Map<string, Alias>();
-  readonly #swallow = new Set<number>();
-  #closed = false;
-
-  constructor(shared: SharedViews, send: SendFn) {
-    this.#shared = shared;
-    this.#send = send;
-    this.#engine = shared.host.openSession((bytes) => {
-      if (this.#swallow.size > 0) {
-        const { msgId } = decodeEnvelope(bytes);
-        if (this.#swallow.delete(msgId)) return;
-      }
-      send(bytes);
-    });
-  }
-
-  /** The engine's id for this session. */
-  get id(): number {
-    return this.#engine.id;
-  }
-
-  /** Whether the session is closed. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Sends a response to this viewer. */
-  deliver(env: Envelope): void {
-    if (!this.#closed) this.#send(encodeEnvelope(env));
-  }
-
-  /** Handles one request; never rejects. */
-  async handle(bytes: Uint8Array): Promise<void> {
-    if (this.#closed) return;
-    let env: Envelope;
-    try {
-      env = decodeEnvelope(bytes);
-    } catch {
-      return await this.#engine.handle(bytes);
-    }
-
-    if (env.kind === Req.TABLE_MAKE_VIEW) return await this.#makeView(env, bytes);
-    const alias = this.#aliases.get(env.entityId);
-    if (!alias) return await this.#engine.handle(bytes);
-    const reply = (kind: number, body: Uint8Array) =>
-      this.deliver({ msgId: env.msgId, entityId: env.entityId, kind, body });
-    if (alias.view.dead) return this.#afterDeath(env, alias, reply);
-    if (env.kind === Req.VIEW_ON_UPDATE || env.kind === Req.VIEW_ON_DELETE) {
-      alias.subscriptions.push(bytes);
-      this.#shared.subscribe(alias.view, env.kind, env.body, {
-        session: this,
-        viewId: env.entityId,
-        msgId: env.msgId,
-      });
-    } else if (env.kind === Req.VIEW_REMOVE_ON_UPDATE || env.kind === Req.VIEW_REMOVE_DELETE) {
-      const id = readVarint(env.body, 1);
-      this.#shared.unsubscribe(alias.view, this, id);
-      alias.subscriptions = alias.subscriptions.filter((b) => decodeEnvelope(b).msgId !== id);
-      reply(env.kind, EMPTY);
-    } else if (env.kind === Req.VIEW_DELETE) {
-      this.#drop(env.entityId, alias);
-      reply(Req.VIEW_DELETE, EMPTY);
-    } else if (READS.has(env.kind)) {
-      const answer = await this.#shared.read(alias.view, env.kind, env.body);
-      reply(answer.kind, answer.body);
-    } else {
-      // collapse, expand, set_depth change the view for its owner, and this
-      // layer does not guess at anything else: a private view answers it.
-      await this.#fork(env.entityId, alias);
-      await this.#engine.handle(bytes);
-    }
-  }
-
-  /**
-   * Answers a request on a view whose table was dropped as the engine
-   * answers for a deleted view: removing a subscription succeeds, a new
-   * subscription gets no answer and never fires, anything else fails with
-   * "View not found".
-   */
-  #afterDeath(env: Envelope, alias: Alias, reply: (kind: number, body: Uint8Array) => void): void {
-    switch (env.kind) {
-      case Req.VIEW_REMOVE_ON_UPDATE:
-      case Req.VIEW_REMOVE_DELETE:
-        return reply(env.kind, EMPTY);
-      case Req.VIEW_ON_UPDATE:
-      case Req.VIEW_ON_DELETE:
-        return;
-      case Req.VIEW_DELETE:
-        this.#drop(env.entityId, alias);
-        return reply(SERVER_ERROR, viewNotFound());
-      default:
-        return reply(SERVER_ERROR, viewNotFound());
-    }
-  }
-
-  async #makeView(env: Envelope, bytes: Uint8Array): Promise<void> {
-    const viewId = readString(env.body, 1);
-    if (!viewId) return await this.#engine.handle(bytes);
-    const made = await this.#shared.acquire(env.entityId, env.body);
-    if (!("internalId" in made)) {
-      this.deliver({ ...made, msgId: env.msgId, entityId: env.entityId });
-      return;
-    }
-    if (this.#closed) return void this.#shared.release(made);
-    if (made.dead) {
-      // Its table was dropped while the view was being made.
-      this.#shared.release(made);
-      const body = stringMessage(1, `table ${JSON.stringify(env.entityId)} was dropped`);
-      return this.deliver({ msgId: env.msgId, entityId: env.entityId, kind: SERVER_ERROR, body });
-    }
-    this.#aliases.set(viewId, { view: made, makeRequest: bytes, subscriptions: [] });
-    this.deliver({
-      msgId: env.msgId,
-      entityId: env.entityId,
-      kind: Req.TABLE_MAKE_VIEW,
-      body: stringMessage(1, viewId),
-    });
-  }
-
-  /** Gives the viewer its own engine view, replaying its make-view and on_update requests. */
-  async #fork(viewId: string, alias: Alias): Promise<void> {
-    this.#drop(viewId, alias);
-    const make = decodeEnvelope(alias.makeRequest);
-    const swallowId = 0xffff0000 + (this.#swallow.size % 0xffff);
-    this.#swallow.add(swallowId);
-    await this.#engine.handle(encodeEnvelope({ ...make, msgId: swallowId }));
-    for (const u of alias.subscriptions) await this.#engine.handle(u);
-  }
-
-  #drop(viewId: string, alias: Alias): void {
-    this.#aliases.delete(viewId);
-    this.#shared.unsubscribe(alias.view, this);
-    this.#shared.release(alias.view);
-  }
-
-  /** Closes the session and releases its shared views. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const [viewId, alias] of [...this.#aliases]) this.#drop(viewId, alias);
-    this.#engine.close();
-    this.#shared.sessionClosed();
   }
 }

@@ -14,10 +14,12 @@ import {
   encodeRepeated,
   encodeResponse,
   encodeServerError,
+  type RequestEnvelope,
   stringField,
 } from "./protocol.ts";
 import { fields, ProtocolError } from "../protocol/wire.ts";
 import { allows, type Grants } from "./scopes.ts";
+import { applyDrop, applyEdit, type EditOutcome, type EditSink, isEdit } from "./ws_edits.ts";
 
 /** `Request.get_hosted_tables_req` and `Response.get_hosted_tables_resp`. */
 const GET_HOSTED_TABLES_REQ = 4;
@@ -43,6 +45,8 @@ export type Verdict =
     /** Run once the engine has handled it. */
     after?: () => Promise<void>;
   }
+  /** Handled here, not by the engine: an edit or drop that went through the ingest sink. */
+  | EditOutcome
   | {
     /** Do not hand it to the engine. */
     allow: false;
@@ -64,6 +68,13 @@ export interface SessionGuardOptions {
   host: GuardHost;
   /** Names claimed by live sessions, shared by all guards of a service. */
   claimed: Set<string>;
+  /**
+   * Where edits of shared tables go, so they are validated and logged like
+   * any batch. Without it they reach the engine directly.
+   */
+  sink?: EditSink;
+  /** Applies the ingest rate limit to an edit for the sink; returns why it is refused, if it is. */
+  limitEdit?: () => string | undefined;
 }
 
 /**
@@ -77,12 +88,14 @@ export class SessionGuard {
   readonly #maxViews: number;
   readonly #host: GuardHost;
   readonly #claimed: Set<string>;
+  readonly #sink?: EditSink;
+  readonly #limitEdit?: () => string | undefined;
   /** The session's open views, each with its table. */
   readonly #views = new Map<string, string>();
   /** Tables whose deletion this guard watches, to forget their views. */
   readonly #watched = new Set<string>();
   /**
-   * Views deleted with their table, most recent last: still the session's,
+   * Views deleted, or deleted with their table, most recent last: still the session's,
    * so its calls on them reach the engine and get "View not found", but
    * no longer counted. Capped like open views.
    */
@@ -99,6 +112,8 @@ export class SessionGuard {
     this.#maxViews = options.maxViews ?? 256;
     this.#host = options.host;
     this.#claimed = options.claimed;
+    this.#sink = options.sink;
+    this.#limitEdit = options.limitEdit;
     this.#readsAll = options.grants.read?.includes("*") ?? false;
   }
 
@@ -186,21 +201,34 @@ export class SessionGuard {
           return refuse("not a view of this session");
         }
         if (kind === Req.VIEW_DELETE) {
+          // A deleted view stays the session's, uncounted: a viewer may still
+          // call on it (a workspace restoring its layout does), and the engine
+          // answers such a call with "View not found" rather than the guard
+          // with a refusal the page does not expect.
           const forget = () => {
-            this.#views.delete(entityId);
-            this.#gone.delete(entityId);
+            if (this.#views.delete(entityId)) this.#gone.add(entityId);
+            if (this.#gone.size > this.#maxViews) {
+              this.#gone.delete(this.#gone.values().next().value!);
+            }
           };
           return { allow: true, after: () => Promise.resolve(forget()) };
         }
         return { allow: true };
       case "write":
-        return allows(this.#grants, "write", entityId)
-          ? { allow: true }
-          : refuse(`no write access to table ${table}`);
+        if (!allows(this.#grants, "write", entityId)) {
+          return refuse(`no write access to table ${table}`);
+        }
+        // Tables a live session created are dropped with it and stay out of the log.
+        if (!this.#sink || !isEdit(kind) || this.#claimed.has(entityId)) return { allow: true };
+        return this.#edit(this.#sink, req, refuse);
       case "create":
         return this.#create(entityId, refuse);
       case "drop":
-        if (allows(this.#grants, "admin", entityId)) return { allow: true };
+        if (allows(this.#grants, "admin", entityId)) {
+          // A shared table is dropped through the log, like DELETE /api/tables/{table}.
+          if (!this.#sink || this.#claimed.has(entityId)) return { allow: true };
+          return applyDrop(this.#sink, req);
+        }
         if (this.#tables.has(entityId) && allows(this.#grants, "write", entityId)) {
           return { allow: true };
         }
@@ -208,6 +236,17 @@ export class SessionGuard {
       default:
         return refuse(`unknown request type ${kind}`);
     }
+  }
+
+  /** Hands an edit of a shared table to the sink, under the ingest rate limit. */
+  async #edit(
+    sink: EditSink,
+    req: RequestEnvelope,
+    refuse: (reason: string) => Verdict,
+  ): Promise<Verdict> {
+    const limited = this.#limitEdit?.();
+    if (limited) return refuse(limited);
+    return await applyEdit(sink, req);
   }
 
   async #create(name: string, refuse: (reason: string) => Verdict): Promise<Verdict> {

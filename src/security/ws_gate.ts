@@ -10,12 +10,25 @@ import type { EngineHost } from "../engine/host.ts";
 import { HttpError } from "../server/http_error.ts";
 import type { Logger } from "../ops/log.ts";
 import type { Principal, Security } from "./security.ts";
+import type { EditSink } from "./ws_edits.ts";
 import { type GuardHost, SessionGuard, type Verdict } from "./session_guard.ts";
 
 /** Close code for an inbound message over the size limit (RFC 6455 "message too big"). */
 export const CLOSE_MESSAGE_TOO_BIG = 1009;
 /** Close code for bytes that are not a Perspective request (RFC 6455 "invalid payload data"). */
 export const CLOSE_INVALID_PAYLOAD = 1007;
+
+/** Close code for a client whose requests pile up behind a slow one (RFC 6455 "try again later"). */
+export const CLOSE_BACKLOG = 1013;
+/**
+ * Requests one socket may have waiting behind an unanswered one (an edit the
+ * log is syncing, a table being created). The client pipelines, so some wait;
+ * a client that keeps sending while nothing is answered is closed instead of
+ * being buffered without bound.
+ */
+export const MAX_WAITING_REQUESTS = 4096;
+/** Bytes of waiting requests one socket may hold, in inbound messages of the largest size. */
+export const MAX_WAITING_MESSAGES_OF_MAX_SIZE = 4;
 
 /** The socket operations the gate uses. */
 export interface GateSocket {
@@ -38,6 +51,7 @@ export class SocketGate {
   readonly #log: Logger;
   #queue: Promise<void> = Promise.resolve();
   #pending = 0;
+  #pendingBytes = 0;
   #done = false;
 
   /** Use {@linkcode admitUpgrade}. */
@@ -78,24 +92,43 @@ export class SocketGate {
       void this.#apply(first, bytes, socket);
       return;
     }
+    const maxBytes = max * MAX_WAITING_MESSAGES_OF_MAX_SIZE;
+    if (
+      this.#pending >= MAX_WAITING_REQUESTS || this.#pendingBytes + bytes.byteLength > maxBytes
+    ) {
+      this.#log.info("websocket closed: too many requests waiting", {
+        token: this.principal.name,
+        requests: this.#pending,
+        bytes: this.#pendingBytes,
+      });
+      socket.close(CLOSE_BACKLOG, "too many requests waiting for an answer");
+      return;
+    }
     this.#pending++;
+    this.#pendingBytes += bytes.byteLength;
     this.#queue = this.#queue.then(async () => {
       if (this.#done) return;
       await this.#apply(await (first ?? this.guard.check(bytes)), bytes, socket);
     }).catch((err) => this.#log.warn("websocket gate failed", { error: err }))
-      .finally(() => this.#pending--);
+      .finally(() => {
+        this.#pending--;
+        this.#pendingBytes -= bytes.byteLength;
+      });
   }
 
   /** Delivers or refuses; resolves once any follow-up (`after`) has run. */
   #apply(verdict: Verdict, bytes: Uint8Array, socket: GateSocket): Promise<void> {
+    if (verdict.allow === "answered") {
+      socket.reply(verdict.reply);
+      return Promise.resolve();
+    }
     if (verdict.allow) {
       const delivered = socket.deliver(bytes);
       return verdict.after ? delivered.then(verdict.after) : Promise.resolve();
     }
-    this.#log.debug("websocket request refused", {
-      token: this.principal.name,
-      reason: verdict.reason,
-    });
+    const fields = { token: this.principal.name, reason: verdict.reason };
+    if ("failed" in verdict && verdict.failed) this.#log.warn("websocket request failed", fields);
+    else this.#log.debug("websocket request refused", fields);
     if (verdict.reply) socket.reply(verdict.reply);
     else socket.close(CLOSE_INVALID_PAYLOAD, "not a Perspective request");
     return Promise.resolve();
@@ -122,6 +155,7 @@ export class SocketGate {
  * two with `Retry-After`.
  *
  * @param remoteAddr The client's address, for the per-address limit.
+ * @param sink Where the session's edits of shared tables go.
  * @throws {HttpError} for each refusal, so no upgrade happens.
  */
 export async function admitUpgrade(
@@ -130,6 +164,7 @@ export async function admitUpgrade(
   remoteAddr: string,
   host: EngineHost,
   log: Logger,
+  sink?: EditSink,
 ): Promise<SocketGate> {
   const { principal, grants } = await security.checkUpgrade(req);
   const admission = security.connections.acquire(remoteAddr);
@@ -151,6 +186,17 @@ export async function admitUpgrade(
     maxViews: security.config.limits.maxViewsPerSession,
     host: guardHost(host),
     claimed: security.claimed,
+    sink,
+    limitEdit: () => {
+      // Edits through the sink are ingest, under the same per-token rate as HTTP batches.
+      try {
+        security.limitIngest(principal, remoteAddr);
+        return undefined;
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        return `${err.message}; retry in ${err.headers["retry-after"]} s (status ${err.status})`;
+      }
+    },
   });
   return new SocketGate(security, principal, guard, remoteAddr, log);
 }

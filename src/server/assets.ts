@@ -13,6 +13,7 @@ export const ASSET_PACKAGES = [
   "perspective-viewer",
   "perspective-viewer-datagrid",
   "perspective-viewer-d3fc",
+  "perspective-workspace",
 ] as const;
 
 /** A served package name. */
@@ -20,7 +21,7 @@ export type AssetPackage = typeof ASSET_PACKAGES[number];
 
 /** Where the assets live and the version that prefixes their URLs. */
 export interface AssetRoots {
-  /** The Perspective version shared by all four packages. */
+  /** The Perspective version shared by all the packages. */
   version: string;
   /** Absolute `dist/` directory of each package. */
   dirs: Record<AssetPackage, string>;
@@ -30,7 +31,7 @@ export interface AssetRoots {
 const FINOS_DIR = fromFileUrl(new URL("../../node_modules/@finos/", import.meta.url));
 
 /**
- * Finds the four packages and checks that they share one version.
+ * Finds the packages and checks that they share one version.
  *
  * @param finosDir Directory holding the `@finos` packages. @default the project's node_modules
  * @throws {Error} when a package is missing or the versions differ.

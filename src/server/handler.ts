@@ -25,6 +25,14 @@ import { withMetrics } from "../ops/instrument.ts";
 import { withRequestLog } from "../ops/request_log.ts";
 import type { InFlight } from "../ops/shutdown.ts";
 import { allows, Security, securityConfig } from "../security/mod.ts";
+import {
+  type DashboardStore,
+  type LayoutStore,
+  MemoryDashboardStore,
+  MemoryLayoutStore,
+} from "../storage/dashboards.ts";
+import { type DashboardOptions, dashboardRoutes } from "./dashboards.ts";
+import { overviewRoutes } from "./dashboards_overview.ts";
 
 /** Everything the handler needs, passed in so tests can build their own. */
 export interface HandlerDeps {
@@ -52,6 +60,12 @@ export interface HandlerDeps {
   security?: Security;
   /** Where ingested batches go. @default a sink applying to `host` */
   sink?: BatchSink;
+  /** Saved dashboards. @default an empty MemoryDashboardStore */
+  dashboards?: DashboardStore;
+  /** Tables' default viewer layouts. @default an empty MemoryLayoutStore */
+  layouts?: LayoutStore;
+  /** Dashboard limits. */
+  dashboardOptions?: DashboardOptions;
 }
 
 /** A request handler in `Deno.serve` form. */
@@ -62,6 +76,7 @@ export function createHandler(deps: HandlerDeps): Handler {
   const basePath = deps.basePath ?? "";
   const log = deps.log ?? silentLogger;
   const security = deps.security ?? new Security(securityConfig(), log);
+  const sink = deps.sink ?? new BatchSink(deps.host);
   const router = new Router([
     ...(deps.routes ?? []),
     {
@@ -74,6 +89,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           ...deps.websocket,
           security,
           remoteAddr: ctx.remoteAddr,
+          sink,
         }),
     },
     ...broadcastRoutes(deps.host, log, {
@@ -83,8 +99,14 @@ export function createHandler(deps: HandlerDeps): Handler {
       connections: security.connections,
     }),
     ...opsRoutes({ readiness: deps.readiness ?? readyNow(deps.host), metrics: deps.metrics }),
-    ...tableReadRoutes(deps.host),
-    ...tablesApiRoutes(deps.host, deps.sink ?? new BatchSink(deps.host)),
+    ...tableReadRoutes(deps.host, sink),
+    ...dashboardRoutes(
+      deps.dashboards ?? new MemoryDashboardStore(),
+      deps.layouts ?? new MemoryLayoutStore(),
+      deps.dashboardOptions,
+    ),
+    ...overviewRoutes(deps.host, sink, security),
+    ...tablesApiRoutes(deps.host, sink),
     ...pageRoutes({
       staticDir: deps.staticDir ?? STATIC_DIR,
       assets: deps.assets ?? findAssets(),

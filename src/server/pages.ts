@@ -24,7 +24,7 @@ export interface PageDeps {
   compression: CompressionCache;
 }
 
-/** Routes for `/`, `/view/{table}`, `/static/*` and `/assets/{version}/{package}/*`. */
+/** Routes for `/`, `/view/{table}`, `/dashboard/{name}`, `/static/*` and `/assets/{version}/{package}/*`. */
 export function pageRoutes(deps: PageDeps): Route[] {
   const { staticDir, assets, compression } = deps;
   const pages = new PageRenderer(staticDir, { PSP_VERSION: assets.version }, compression);
@@ -32,6 +32,7 @@ export function pageRoutes(deps: PageDeps): Route[] {
   return [
     { methods: ["GET"], path: "/", handle: page("index.html") },
     { methods: ["GET"], path: "/view/:table", handle: page("view.html") },
+    { methods: ["GET"], path: "/dashboard/:name", handle: page("dashboard.html") },
     {
       methods: ["GET"],
       path: "/static/:file+",

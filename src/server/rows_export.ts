@@ -11,15 +11,22 @@ import { EXPORT_TYPES, negotiateExport } from "../ingest/media.ts";
 import { HttpError } from "./http_error.ts";
 import { asHttp } from "./tables_reply.ts";
 import type { Route } from "./router.ts";
+import type { BatchLog } from "../storage/log.ts";
+import { awaitPosition } from "./position.ts";
 
-/** The export route. */
-export function rowExportRoutes(host: EngineHost): Route[] {
+/**
+ * The export route.
+ *
+ * @param sink Its log answers reads that name a log position.
+ */
+export function rowExportRoutes(host: EngineHost, sink?: { log: BatchLog }): Route[] {
   return [{
     methods: ["GET"],
     path: "/api/tables/:table/rows",
     scope: "read",
     handle: (req, ctx) =>
       asHttp(async () => {
+        await awaitPosition(req, ctx.url, sink);
         const format = negotiateExport(
           ctx.url.searchParams.get("format"),
           req.headers.get("accept"),

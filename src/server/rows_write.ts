@@ -15,6 +15,7 @@ import { MAX_LIMIT } from "../ingest/table_def.ts";
 import { HttpError } from "./http_error.ts";
 import { asHttp, jsonReply } from "./tables_reply.ts";
 import type { Route } from "./router.ts";
+import { POSITION_HEADER } from "./position.ts";
 
 /** Routes that write rows. */
 export function rowWriteRoutes(sink: Sink, limits: IngestLimits = sharedLimits): Route[] {
@@ -44,9 +45,16 @@ export function rowWriteRoutes(sink: Sink, limits: IngestLimits = sharedLimits):
           batch = { table, op, format, bytes, create, owned: true };
         }
         const result = await sink.submit(batch, "http");
+        // The position lets a read on another replica wait for this write.
         return jsonReply(
-          { table: result.table, rows: result.rows, size: result.size },
+          {
+            table: result.table,
+            rows: result.rows,
+            size: result.size,
+            ...(result.position ? { position: result.position } : {}),
+          },
           result.created ? 201 : 200,
+          result.position ? { [POSITION_HEADER]: result.position } : {},
         );
       }),
   }];

@@ -20,6 +20,6 @@ export function tablesApiRoutes(host: EngineHost, sink: BatchSink, limits?: Inge
     ...openApiRoutes(),
     ...tableWriteRoutes(host, sink, limits ?? sink.limits),
     ...rowWriteRoutes(sink, limits ?? sink.limits),
-    ...rowExportRoutes(host),
+    ...rowExportRoutes(host, sink),
   ];
 }

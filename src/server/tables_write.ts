@@ -12,6 +12,7 @@ import { parseJson } from "../ingest/json_safe.ts";
 import { type IngestLimits, limits as sharedLimits } from "../ingest/limits.ts";
 import type { BatchSink } from "../ingest/sink.ts";
 import { checkTableName } from "../ingest/sink.ts";
+import { positionHeader } from "./position.ts";
 import { parseTableDef } from "../ingest/table_def.ts";
 import { formatForContentType } from "../ingest/media.ts";
 import { HttpError } from "./http_error.ts";
@@ -39,7 +40,7 @@ export function tableWriteRoutes(
           if (!(await sink.dropTable(name))) {
             throw new HttpError(404, `no table named ${JSON.stringify(name)}`);
           }
-          return new Response(null, { status: 204 });
+          return new Response(null, { status: 204, headers: positionHeader(sink) });
         }
         if (formatForContentType(req.headers.get("content-type")) !== "json") {
           throw new HttpError(415, "a table definition is application/json");
@@ -52,9 +53,12 @@ export function tableWriteRoutes(
           maxDecodedBytes: Math.min(MAX_DEFINITION_BYTES, limits.maxDecodedBytes),
         });
         const def = parseTableDef(parseJson(body, limits.maxJsonDepth));
-        if (!(await sink.createTable(name, def))) return jsonReply(await host.tableInfo(name));
+        if (!(await sink.createTable(name, def))) {
+          return jsonReply(await host.tableInfo(name), 200, positionHeader(sink));
+        }
         return jsonReply(await host.tableInfo(name), 201, {
           location: `./${encodeURIComponent(name)}`,
+          ...positionHeader(sink),
         });
       }),
   }];

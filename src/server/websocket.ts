@@ -8,7 +8,7 @@ import type { EngineHost } from "../engine/host.ts";
 import type { Logger } from "../ops/log.ts";
 import { HttpError } from "./http_error.ts";
 import type { SocketObserver } from "../ops/connections.ts";
-import { admitUpgrade, type Security, type SocketGate } from "../security/mod.ts";
+import { admitUpgrade, type EditSink, type Security, type SocketGate } from "../security/mod.ts";
 import { Outbound, type OutboundOptions } from "./outbound.ts";
 
 /** Options for {@linkcode upgradeSession}. */
@@ -23,6 +23,8 @@ export interface WebSocketOptions {
   remoteAddr?: string;
   /** The per-connection outbound bound; a client past it is closed with 4008. */
   outbound?: OutboundOptions;
+  /** Where guarded sessions' edits of shared tables go; without it they reach the engine. */
+  sink?: EditSink;
 }
 
 /** Close code for a client that sent a text frame: the protocol is binary only. */
@@ -46,7 +48,8 @@ export async function upgradeSession(
   }
   let gate: SocketGate | undefined;
   if (options.security) {
-    gate = await admitUpgrade(req, options.security, options.remoteAddr ?? "unknown", host, log);
+    const addr = options.remoteAddr ?? "unknown";
+    gate = await admitUpgrade(req, options.security, addr, host, log, options.sink);
   }
   let upgraded;
   try {

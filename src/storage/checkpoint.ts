@@ -244,6 +244,12 @@ export class Checkpointer {
     for (const name of await listCheckpoints(this.#fs, this.#dataDir)) {
       if (!names.has(name)) await this.#fs.remove(join(this.#dataDir, name));
     }
+    // A checkpoint that failed before its rename leaves its temporary file.
+    for (const name of await this.#fs.list(this.#dataDir)) {
+      if (/^checkpoint-\d+\.json\.tmp$/.test(name)) {
+        await this.#fs.remove(join(this.#dataDir, name));
+      }
+    }
     const snapDir = join(this.#dataDir, "snapshots");
     const used = new Set<string>();
     for (const c of keep) {

@@ -122,12 +122,12 @@ export async function openDataDir(
       recovery,
       writer,
       path,
-      async close() {
+      close: once(async () => {
         await log.close();
         await checkpointer.close();
         writer.close();
         lock.close();
-      },
+      }),
     };
   } catch (err) {
     lock.close();
@@ -174,4 +174,10 @@ async function takeLock(fs: StorageFs, path: string): Promise<{ close(): void }>
     }
     throw new DataDirError(`cannot use DATA_DIR ${path}: ${(err as Error).message}`);
   }
+}
+
+/** A function that runs `fn` the first time and returns its promise every time. */
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => done ??= fn();
 }

@@ -14,6 +14,7 @@ import type { StorageFs } from "./fs.ts";
 import type { OrderedLog } from "./log.ts";
 import { listSegments, type ScanEnd, scanSegments } from "./segments.ts";
 import { restoreTable } from "./snapshot.ts";
+import { DataDirError } from "./errors.ts";
 
 /** Progress of a recovery, reported every few seconds and at the end. */
 export interface RecoveryProgress {
@@ -69,6 +70,7 @@ export async function recover(options: {
   let checkpoint: CheckpointFile | undefined;
   let previous: CheckpointFile | undefined;
   const names = await listCheckpoints(fs, dataDir);
+  const unreadable: string[] = [];
   for (const [i, name] of names.entries()) {
     try {
       const found = await readCheckpoint(fs, dataDir, name);
@@ -93,9 +95,18 @@ export async function recover(options: {
       // Tables of a checkpoint that failed half-way must not stay behind.
       for (const t of await host.tableNames()) await host.dropTable(t);
       logger.warn("checkpoint unreadable; trying an older one", { file: name, error });
+      unreadable.push(`${name}: ${error instanceof Error ? error.message : error}`);
     }
   }
   const segments = await listSegments(fs, join(dataDir, "wal"));
+  if (!checkpoint && unreadable.length > 0 && (segments[0]?.firstSeq ?? 0) !== 1) {
+    // The records before the checkpoints were deleted: starting anyway would
+    // serve tables without acknowledged rows.
+    throw new DataDirError(
+      `no checkpoint in ${dataDir} reads back (${unreadable.join("; ")}), and the log ` +
+        "no longer holds the records they covered; restore the data directory from a backup",
+    );
+  }
   const after = checkpoint?.seq ?? 0;
   let total = 0;
   for (const s of segments) total += (await Deno.stat(s.path).catch(() => ({ size: 0 }))).size;

@@ -192,6 +192,8 @@ export class SegmentWriter {
   #file?: LogFile;
   #length = 0;
   #rollNext = false;
+  /** Where a failed group's bytes start when they could not be cut off yet. */
+  #cutTo?: number;
   /** Bytes written since the writer opened. */
   bytesWritten = 0;
   /** Segments the writer created. */
@@ -236,6 +238,13 @@ export class SegmentWriter {
    * leaves no partial frame behind.
    */
   async write(frames: Frame[]): Promise<void> {
+    if (this.#file && this.#cutTo !== undefined) {
+      // Left behind, a failed group's bytes would be damage in the middle of
+      // the log once anything follows them, in this segment or the next.
+      await this.#file.truncate(this.#cutTo);
+      await this.#file.seek(this.#cutTo);
+      this.#cutTo = undefined;
+    }
     let size = 0;
     for (const f of frames) size += FRAME_HEAD + f.body.byteLength;
     const full = this.#length + size > this.#options.segmentBytes;
@@ -258,8 +267,8 @@ export class SegmentWriter {
       if (this.#options.sync === "group") await file.syncData();
     } catch (err) {
       await file.truncate(start).then(() => file.seek(start)).catch(() => {
-        // The file cannot even be cut back: the next group starts a new segment.
-        this.#file = undefined;
+        // The file cannot even be cut back now: the next group tries again first.
+        this.#cutTo = start;
       });
       throw err;
     }

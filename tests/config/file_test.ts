@@ -106,7 +106,13 @@ function start(args: string[], env: Record<string, string>): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["task", "start", ...args],
     cwd: new URL("../../", import.meta.url),
-    env: { LOG_LEVEL: "warn", PORT: "0", DEMO: "0", ...env },
+    env: {
+      LOG_LEVEL: "warn",
+      PORT: "0",
+      DEMO: "0",
+      DATA_DIR: Deno.makeTempDirSync({ prefix: "config-data-" }),
+      ...env,
+    },
     stdout: "piped",
     stderr: "piped",
   }).spawn();

@@ -112,8 +112,10 @@ Deno.test({
       // Build: clean copy, then each RUN as root with the lock frozen.
       const files = await cleanCopy(dockerfile, app);
       assert.ok(files.includes("deno.lock") && files.includes("main.ts"));
+      const { uid, gid } = await ensureUser();
       for (const step of dockerfile.filter((i) => i.name === "RUN")) {
-        await must(["sh", "-c", step.args], {
+        // The image's runtime user is `deno`; here it is this test's user.
+        await must(["sh", "-c", step.args.replaceAll("deno:deno", `${uid}:${gid}`)], {
           cwd: app,
           env: { DENO_DIR: denoDir, DENO_NO_UPDATE_CHECK: "1" },
         });
@@ -129,7 +131,6 @@ Deno.test({
       // Image files belong to root and are read-only to the runtime user, as
       // the build's umask left them; only the temporary root needs opening.
       await Deno.chmod(dir, 0o755);
-      const { uid, gid } = await ensureUser();
 
       const asUser = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--"];
       // Like a read-only root filesystem: the runtime user can write neither
@@ -213,6 +214,7 @@ Deno.test({
         tables: { ok: true },
         sources: { ok: true },
         draining: { ok: true },
+        storage: { ok: true },
       });
       const health = await probe("/healthz");
       assert.equal(health.status, 200);

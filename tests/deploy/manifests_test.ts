@@ -5,7 +5,8 @@ import { ENV_VARS, readEnvConfig } from "../../src/config/env.ts";
 import { readConfigFile } from "../../src/config/file.ts";
 import { readSecurityConfig, SECURITY_ENV_VARS } from "../../src/security/mod.ts";
 import { OPS_PATHS } from "../../src/ops/routes.ts";
-import { envOf, execForm, healthcheckOf, only, parseDockerfile, splitTask } from "./dockerfile.ts";
+import { envOf, execForm, healthcheckOf, only, parseDockerfile } from "./dockerfile.ts";
+import { startCommand } from "../support/start_command.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const read = (path: string) => Deno.readTextFileSync(new URL(path, ROOT));
@@ -37,11 +38,12 @@ const RUNTIME_VARIABLES = new Set(["DENO_DIR", "DENO_NO_UPDATE_CHECK"]);
 
 const dockerfile = parseDockerfile(read("deploy/Dockerfile"));
 const imageEnv = envOf(dockerfile);
-const startTask = JSON.parse(read("deno.json")).tasks.start as string;
 
 Deno.test("the Dockerfile runs `deno task start`'s exact command and permissions", () => {
   const cmd = execForm(only(dockerfile, "CMD"));
-  assert.deepEqual(cmd, splitTask(startTask));
+  // The image's data directory is `deno task start`'s default, ./data under /app.
+  assert.equal(imageEnv.DATA_DIR, "./data");
+  assert.deepEqual(cmd, startCommand("./data"));
   assert.ok(!cmd.some((a) => a === "-A" || a === "--allow-all"), "scoped permissions, not -A");
   assert.ok(cmd.includes("main.ts"));
 });
@@ -50,7 +52,11 @@ Deno.test("the Dockerfile builds from the pinned Deno image with a frozen instal
   assert.equal(only(dockerfile, "FROM"), "denoland/deno:2.9.6");
   const runs = dockerfile.filter((i) => i.name === "RUN").map((i) => i.args);
   assert.ok(runs.length > 0);
-  for (const run of runs) assert.match(run, /^deno install --frozen\b/);
+  for (const run of runs) {
+    // Dependencies, and the data directory the runtime user owns (a volume's mount point).
+    assert.match(run, /^(deno install --frozen\b|mkdir -p data && chown deno:deno data$)/);
+  }
+  assert.equal(only(dockerfile, "VOLUME"), '["/app/data"]');
   const user = only(dockerfile, "USER");
   assert.ok(!["root", "0", "0:0"].includes(user), `USER ${user}`);
   assert.equal(only(dockerfile, "WORKDIR"), APP);
@@ -124,6 +130,7 @@ Deno.test("compose.yaml matches the Dockerfile and the code", async () => {
   // Bind mounts, by container path, to repository files.
   const files: Record<string, string> = {};
   for (const v of svc.volumes) {
+    if (typeof v === "string") continue; // The named data volume, checked below.
     assert.equal(v.type, "bind");
     assert.equal(v.read_only, true);
     const dir = posix.join("deploy", v.source);
@@ -137,12 +144,37 @@ Deno.test("compose.yaml matches the Dockerfile and the code", async () => {
   assert.equal(svc.stop_signal, "SIGTERM");
   const probe = svc.healthcheck.test.join(" ");
   assert.ok(probe.includes(`http://127.0.0.1:${port}${OPS_PATHS.ready}`), probe);
-  // Redis for scale-out keeps its data in a declared volume.
+  // Durable tables live on a declared volume at the image's data directory.
+  assert.ok(svc.volumes.includes("perspective-data:/app/data"), "data volume");
+  assert.ok("perspective-data" in compose.volumes, "data volume declared");
+  // Redis for scale-out keeps its data in a declared volume, fsynced before each answer.
   const redis = compose.services.redis;
   assert.deepEqual(redis.profiles, ["scale-out"]);
   const [volume] = redis.volumes[0].split(":");
   assert.ok(volume in compose.volumes, `volume ${volume} is declared`);
+  assertDurableRedis(redis.command, "compose redis");
+  // Two or more replicas on that Redis, behind a load balancer.
+  const replica = compose.services.replica;
+  assert.deepEqual(replica.profiles, ["scale-out"]);
+  assert.ok(replica.deploy.replicas >= 2);
+  const replicaEnv = { ...imageEnv, ...replica.environment } as Record<string, string>;
+  await checkServiceEnv(replicaEnv, files, "compose replica");
+  const url = new URL(readEnvConfig((k) => replicaEnv[k]).redisUrl);
+  assert.equal(url.hostname, "redis");
+  const lb = compose.services.lb;
+  assert.deepEqual(lb.profiles, ["scale-out"]);
+  const nginx = read(posix.join("deploy", lb.volumes[0].source));
+  const replicaPort = readEnvConfig((k) => replicaEnv[k]).port;
+  assert.match(nginx, new RegExp(`server replica:${replicaPort}\\b`));
+  assert.match(nginx, /proxy_set_header Upgrade \$http_upgrade/);
 });
+
+/** Redis's arguments must make an acknowledged write durable. */
+function assertDurableRedis(args: string[], where: string): void {
+  const value = (flag: string) => args[args.indexOf(flag) + 1];
+  assert.equal(value("--appendonly"), "yes", `${where}: appendonly yes`);
+  assert.equal(value("--appendfsync"), "always", `${where}: appendfsync always`);
+}
 
 Deno.test("the Kubernetes manifests match the image and the code", async () => {
   const docs: Any[] = [];
@@ -186,6 +218,15 @@ Deno.test("the Kubernetes manifests match the image and the code", async () => {
     String(config.port),
   );
 
+  // One pod per data volume: a claim mounted at the data directory, replaced with Recreate.
+  const data = c.volumeMounts.find((m: Any) => m.mountPath === "/app/data");
+  assert.ok(data, "the data directory is mounted");
+  const claim = pod.volumes.find((v: Any) => v.name === data.name).persistentVolumeClaim;
+  assert.ok(find("PersistentVolumeClaim").some((p) => p.metadata.name === claim.claimName));
+  assert.equal(deployment.spec.replicas, 1);
+  assert.equal(deployment.spec.strategy.type, "Recreate");
+  assert.ok(pod.securityContext.fsGroup, "the volume is writable by the pod's group");
+
   // Resources and security context.
   for (const k of ["cpu", "memory"]) {
     assert.ok(c.resources.requests[k], `requests.${k}`);
@@ -223,11 +264,66 @@ Deno.test("the Kubernetes manifests match the image and the code", async () => {
   await checkServiceEnv(merged, files, "k8s");
 
   // The Service reaches the container's port.
-  const [service] = find("Service");
+  const [service] = find("Service").filter((s) => s.metadata.name === deployment.metadata.name);
   for (const [k, v] of Object.entries(service.spec.selector)) {
     assert.equal(deployment.spec.template.metadata.labels[k], v);
   }
   for (const p of service.spec.ports) {
     assert.equal(portByName[p.targetPort] ?? p.targetPort, config.port);
+  }
+});
+
+Deno.test("the scale-out Kubernetes manifests run several replicas on one durable Redis", async () => {
+  const docs: Any[] = [];
+  const files = [
+    "deploy/k8s/configmap.yaml",
+    "deploy/k8s/service.yaml",
+    ...[...Deno.readDirSync(new URL("deploy/k8s-scale-out/", ROOT))]
+      .filter((e) => e.name.endsWith(".yaml"))
+      .map((e) => `deploy/k8s-scale-out/${e.name}`),
+  ];
+  for (const f of files) {
+    for (const d of parseAllDocuments(read(f))) {
+      assert.deepEqual(d.errors, [], f);
+      docs.push(d.toJS());
+    }
+  }
+  const find = (kind: string) => docs.filter((d) => d.kind === kind);
+  const [deployment] = find("Deployment");
+  assert.ok(deployment.spec.replicas >= 2, "several replicas");
+  assert.equal(deployment.spec.strategy.type, "RollingUpdate");
+  const pod = deployment.spec.template.spec;
+  assert.ok(!pod.volumes.some((v: Any) => v.persistentVolumeClaim), "no data volume per replica");
+  const [c] = pod.containers;
+  const env: Record<string, string> = Object.fromEntries(c.env.map((e: Any) => [e.name, e.value]));
+  const config = readEnvConfig((k) => ({ ...imageEnv, ...env })[k]);
+  const mounted: Record<string, string> = {};
+  const [configMap] = find("ConfigMap");
+  for (const m of c.volumeMounts) {
+    const vol = pod.volumes.find((v: Any) => v.name === m.name);
+    assert.ok(vol, `volume ${m.name}`);
+    if (vol.configMap) {
+      assert.equal(vol.configMap.name, configMap.metadata.name);
+      for (const key of Object.keys(configMap.data)) {
+        mounted[posix.join(m.mountPath, key)] = `deploy/config/${key}`;
+      }
+    }
+    if (vol.secret) mounted[posix.join(m.mountPath, "tokens")] = "deploy/config/tokens";
+  }
+  await checkServiceEnv({ ...imageEnv, ...env }, mounted, "k8s scale-out");
+  const [redis] = find("StatefulSet");
+  assertDurableRedis(redis.spec.template.spec.containers[0].args, "k8s redis");
+  const redisService = find("Service").find((s) => s.metadata.name === redis.spec.serviceName);
+  assert.ok(redisService, "a Service for Redis");
+  const url = new URL(config.redisUrl);
+  assert.equal(url.hostname, redisService.metadata.name);
+  assert.equal(Number(url.port), redisService.spec.ports[0].port);
+  for (const [k, v] of Object.entries(redisService.spec.selector)) {
+    assert.equal(redis.spec.template.metadata.labels[k], v);
+  }
+  assert.ok(redis.spec.volumeClaimTemplates.length > 0, "Redis keeps its AOF on a volume");
+  const service = find("Service").find((s) => s.metadata.name === deployment.metadata.name);
+  for (const [k, v] of Object.entries(service.spec.selector)) {
+    assert.equal(deployment.spec.template.metadata.labels[k], v);
   }
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { EngineHost } from "../../src/engine/host.ts";
 import { createTableChecked } from "../../src/engine/apply.ts";
 import { type Client, make_client } from "../../src/engine/perspective.ts";
-import { IngestError } from "../../src/ingest/batch.ts";
+import { StatusError } from "../../src/engine/batch_types.ts";
 import { DEMO_SCHEMA, startDemo } from "../../src/engine/demo.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -125,7 +125,7 @@ Deno.test("EngineHost.dropTable() falls back to a lazy delete for a view made ou
   // The engine would hand back the unlisted table for a new one by that name.
   await assert.rejects(
     createTableChecked(host, "a", { x: "integer" }, {}),
-    (err: unknown) => err instanceof IngestError && err.status === 409,
+    (err: unknown) => err instanceof StatusError && err.status === 409,
   );
   // Closing the outsider's session deletes its view but not the table the
   // engine still keeps; the next create deletes that for good.

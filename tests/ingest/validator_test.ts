@@ -88,11 +88,20 @@ Deno.test("Validator cuts off a validation that passes its deadline, then goes o
       (err) => err instanceof IngestError && err.status === 400 && /in time/.test(err.message),
     );
     const small = new TextEncoder().encode('[{"id": 1}]');
-    const valid = await validator.validate(
-      { table: "t", op: "update", format: "json", bytes: small },
-      DEF,
-      {},
-    );
+    // A fresh worker starts within the same 50 ms deadline, which a loaded
+    // machine can miss; what must not happen is a validator that stays cut off.
+    let valid;
+    for (let attempt = 1; !valid; attempt++) {
+      try {
+        valid = await validator.validate(
+          { table: "t", op: "update", format: "json", bytes: small },
+          DEF,
+          {},
+        );
+      } catch (err) {
+        if (attempt >= 5 || !(err instanceof IngestError && /in time/.test(err.message))) throw err;
+      }
+    }
     assert.equal(valid.rows, 1);
   } finally {
     validator.close();

@@ -6,9 +6,11 @@
 
 import assert from "node:assert/strict";
 import { waitFor } from "../support/wait.ts";
+import { startCommand } from "../support/start_command.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const START = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.start.split(/\s+/);
+const DATA_DIR = Deno.makeTempDirSync({ prefix: "signals-data-" });
+const START = startCommand(`./data,${DATA_DIR}`);
 
 async function collect(stream: ReadableStream<Uint8Array>, lines: string[]) {
   let rest = "";
@@ -24,7 +26,7 @@ async function startWithStuckUpload(env: Record<string, string>) {
   const child = new Deno.Command(START[0], {
     args: START.slice(1),
     cwd: ROOT,
-    env: { PORT: "0", DEMO: "0", LOG_LEVEL: "info", ...env },
+    env: { PORT: "0", DEMO: "0", LOG_LEVEL: "info", DATA_DIR, ...env },
     stdout: "piped",
     stderr: "piped",
   }).spawn();

@@ -5,6 +5,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { EngineHost } from "../../src/engine/host.ts";
 import { createHandler, type Handler } from "../../src/server/handler.ts";
 import { BatchSink, type SinkOptions } from "../../src/ingest/sink.ts";
@@ -81,4 +82,15 @@ export function body(
   headers: Record<string, string> = {},
 ): RequestInit {
   return { body: data as BodyInit, headers: { "content-type": type, ...headers } };
+}
+
+/**
+ * A write's acknowledgement without its log position, after checking that
+ * the position is there: positions depend on how many changes came before.
+ */
+// deno-lint-ignore no-explicit-any
+export function ack(body: any): Record<string, unknown> {
+  const { position, ...rest } = body ?? {};
+  assert.match(String(position), /^\d+(-\d+)?$/, `a log position in ${JSON.stringify(body)}`);
+  return rest;
 }

@@ -1,0 +1,344 @@
+/**
+ * The batch log on a Redis stream, shared by every replica. A replica
+ * appends a change with one script that checks the log generation (epoch),
+ * numbers the entry and `XADD`s the encoded record; its own tailer applies
+ * it like every other entry, and only then is the append acknowledged, with
+ * the stream ID as its position and the engine's outcome. Positions are
+ * stream IDs; entries carry consecutive numbers, so a replica notices a gap
+ * (the stream was trimmed past it) and rebuilds from a snapshot instead.
+ *
+ * Changes to tables the log did not create (the demo, a WebSocket session's
+ * own tables) are applied here only, in the same order as the entries.
+ *
+ * @module
+ */
+
+import type { BatchResult } from "../../engine/batch_types.ts";
+import { StatusError } from "../../engine/batch_types.ts";
+import type { BatchApplier } from "../../engine/apply.ts";
+import type { EngineHost } from "../../engine/host.ts";
+import type { Logger } from "../../ops/log.ts";
+import type { Applied, BatchLog } from "../log.ts";
+import { type Change, changeTable, decodeRecord, encodeRecord, isStructural } from "../record.ts";
+import { LogState } from "../state.ts";
+import type { RedisConnection } from "./client.ts";
+import { compareIds, START } from "./ids.ts";
+import { APPEND_SCRIPT, type LogKeys } from "./keys.ts";
+import { appendError, unreachable } from "./errors.ts";
+import { concurrent, emptyResult } from "./concurrent.ts";
+import { VisiblePosition } from "./positions.ts";
+
+interface Waiter {
+  resolve: (a: Applied) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Counters and gauges for `/metrics`. */
+export interface ReplicaStats {
+  /** Entries applied since start-up. */
+  applied: number;
+  /** Entries the engine refused (on every replica alike). */
+  refused: number;
+  /** Rebuilds from a snapshot after a gap or a new epoch. */
+  rebuilds: number;
+  /** Appends refused because Redis could not be reached. */
+  appendErrors: number;
+  /** Milliseconds from `XADD` to applied here, of the last entry. */
+  applyDelayMs: number;
+}
+
+/** What the log tells whoever takes snapshots. */
+export interface AppliedListener {
+  /** An entry of `bytes` was applied. */
+  (bytes: number): void;
+}
+
+/** A change applied and the position it is at. */
+export interface PausedState {
+  /** Stream ID of the last applied entry. */
+  position: string;
+  /** Its entry number. */
+  seq: number;
+  /** The log generation. */
+  epoch: string;
+}
+
+/** See the module documentation. */
+export class StreamLog implements BatchLog {
+  readonly #host: EngineHost;
+  readonly #state: LogState;
+  readonly #keys: LogKeys;
+  readonly #logger: Logger;
+  readonly #replica = crypto.randomUUID();
+  readonly #waiters = new Map<string, Waiter>();
+  readonly #structural = new Map<string, Promise<void>>();
+  readonly #visible = new VisiblePosition();
+  readonly #inflight = new Set<Promise<unknown>>();
+  #cmd?: RedisConnection;
+  #nonce = 0;
+  #epoch = "";
+  #applied = START;
+  #seq = 0;
+  #generation = 0;
+  #chain: Promise<unknown> = Promise.resolve();
+  #settled: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #ready = false;
+  /** Bound on a read's wait for a position, in milliseconds. */
+  readWaitMs: number;
+  /** Called after each applied entry. */
+  onApplied?: AppliedListener;
+  /** Counters for metrics. */
+  readonly stats: ReplicaStats = {
+    applied: 0,
+    refused: 0,
+    rebuilds: 0,
+    appendErrors: 0,
+    applyDelayMs: 0,
+  };
+
+  /**
+   * @param host The engine host.
+   * @param applier Applies batches to `host`.
+   */
+  constructor(
+    host: EngineHost,
+    applier: BatchApplier,
+    options: { keys: LogKeys; logger: Logger; readWaitMs?: number },
+  ) {
+    this.#host = host;
+    this.#state = new LogState(host, applier);
+    this.#keys = options.keys;
+    this.#logger = options.logger;
+    this.readWaitMs = options.readWaitMs ?? 5000;
+  }
+
+  /** The connection appends go through; set once it is open. */
+  set connection(conn: RedisConnection) {
+    this.#cmd = conn;
+  }
+
+  /** Whether this replica has bootstrapped and may take writes. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** The stream ID of the last applied entry. */
+  get position(): string {
+    return this.#applied;
+  }
+
+  /** The number of the last applied entry. */
+  get appliedSeq(): number {
+    return this.#seq;
+  }
+
+  /** The log generation this replica follows. */
+  get epoch(): string {
+    return this.#epoch;
+  }
+
+  /** Names of the durable tables. */
+  get durableTables(): string[] {
+    return this.#state.durableTables;
+  }
+
+  /** Every saved setting. */
+  get metaEntries(): [string, unknown][] {
+    return this.#state.metaEntries;
+  }
+
+  /** See {@linkcode BatchLog.isDurable}. */
+  isDurable(table: string): boolean {
+    return this.#state.isDurable(table);
+  }
+
+  /** See {@linkcode BatchLog.meta}. */
+  meta(key: string): unknown {
+    return this.#state.meta(key);
+  }
+
+  /** See {@linkcode BatchLog.metaKeys}. */
+  metaKeys(prefix: string): string[] {
+    return this.#state.metaKeys(prefix);
+  }
+
+  /** See {@linkcode BatchLog.append}. */
+  async append(change: Change, precondition?: () => void): Promise<Applied> {
+    const table = changeTable(change);
+    if (table !== undefined) {
+      for (let p = this.#structural.get(table); p; p = this.#structural.get(table)) await p;
+    }
+    if (this.#closed) throw new Error("the batch log is closed");
+    precondition?.();
+    if (!this.#persists(change, table)) {
+      const staged = await this.#run(() => this.#state.apply(change));
+      return { position: "", result: staged ? await staged.settled : emptyResult(change) };
+    }
+    const cmd = this.#cmd;
+    if (!this.#ready || !cmd?.connected) {
+      this.stats.appendErrors++;
+      throw this.#ready ? unreachable() : unreachable("this replica is loading the log");
+    }
+    const nonce = `${this.#replica}:${++this.#nonce}`;
+    const acked = new Promise<Applied>((resolve, reject) =>
+      this.#waiters.set(nonce, { resolve, reject })
+    );
+    if (table !== undefined && isStructural(change)) {
+      const settled = acked.then(() => {}, () => {});
+      this.#structural.set(table, settled);
+      void settled.then(() => {
+        if (this.#structural.get(table) === settled) this.#structural.delete(table);
+      });
+    }
+    this.#track(acked);
+    const body = encodeRecord({ seq: 0, change });
+    const k = this.#keys;
+    try {
+      await cmd.send([
+        "EVAL",
+        APPEND_SCRIPT,
+        "3",
+        k.epoch,
+        k.seq,
+        k.stream,
+        this.#epoch,
+        nonce,
+        body,
+      ]);
+    } catch (err) {
+      this.#waiters.get(nonce)?.reject(appendError(err));
+      this.#waiters.delete(nonce);
+      this.stats.appendErrors++;
+    }
+    return await acked;
+  }
+
+  /** Waits until this replica has applied `position`; false when `ms` ran out first. */
+  waitFor(position: string, ms = this.readWaitMs): Promise<boolean> {
+    return this.#visible.waitFor(position, ms);
+  }
+
+  /** Runs `fn` between two applied entries, with the engine flushed. */
+  paused<T>(fn: (s: PausedState) => Promise<T>): Promise<T> {
+    return this.#run(async () => {
+      await this.#host.flush();
+      return await fn({ position: this.#applied, seq: this.#seq, epoch: this.#epoch });
+    });
+  }
+
+  /**
+   * Applies one entry read from the stream, in order; an entry at or
+   * before the last applied one is a redelivery and changes nothing.
+   */
+  applyEntry(id: string, seq: number, nonce: string, body: Uint8Array): Promise<void> {
+    return this.#run(async () => {
+      if (compareIds(id, this.#applied) <= 0) return;
+      const waiter = this.#waiters.get(nonce);
+      this.#waiters.delete(nonce);
+      let settled: Promise<BatchResult>;
+      try {
+        const decoded = decodeRecord(body).change;
+        const change = await concurrent(decoded, this.#host);
+        const staged = change ? await this.#state.apply(change) : undefined;
+        settled = staged ? staged.settled : Promise.resolve(emptyResult(decoded));
+      } catch (err) {
+        settled = Promise.reject(err);
+      }
+      // Awaited in order below; until then a refusal is not unhandled.
+      settled.catch(() => {});
+      this.#applied = id;
+      this.#seq = seq;
+      this.stats.applied++;
+      this.stats.applyDelayMs = Math.max(0, Date.now() - Number(id.split("-")[0]));
+      this.onApplied?.(body.byteLength);
+      const generation = this.#generation;
+      this.#settled = this.#settled.then(async () => {
+        try {
+          const result = await settled;
+          waiter?.resolve({ position: id, result });
+        } catch (err) {
+          this.stats.refused++;
+          if (!waiter) {
+            this.#logger.warn("log entry refused by the engine, as on every replica", {
+              position: id,
+              error: err instanceof Error ? err.message : String(err),
+            });
+          }
+          waiter?.reject(err);
+        }
+        if (generation === this.#generation) this.#visible.advance(id);
+      });
+    });
+  }
+
+  /**
+   * Forgets every durable table and the saved settings, then loads state
+   * through `load`, which returns the position it reached. Appends waiting
+   * for their entries are refused: they may be in the snapshot or lost with
+   * an old epoch, so their outcome is unknown.
+   */
+  rebuild(
+    epoch: string,
+    load: (restored: (tables: string[], meta: [string, unknown][]) => void) => Promise<
+      { position: string; seq: number }
+    >,
+  ): Promise<void> {
+    return this.#run(async () => {
+      this.#generation++;
+      this.#ready = false;
+      for (const w of this.#waiters.values()) {
+        w.reject(
+          new StatusError(
+            503,
+            "this replica rebuilt its tables from a snapshot while the change was in flight; " +
+              "whether it was applied is unknown: read the table before retrying",
+            { "retry-after": "1" },
+          ),
+        );
+      }
+      this.#waiters.clear();
+      await this.#host.flush();
+      for (const t of this.#state.durableTables) await this.#host.dropTable(t);
+      this.#state.reset();
+      const at = await load((tables, meta) => this.#state.restored(tables, meta));
+      await this.#host.flush();
+      this.#epoch = epoch;
+      this.#applied = at.position;
+      this.#seq = at.seq;
+      this.#visible.reset(at.position);
+      this.#ready = true;
+    });
+  }
+
+  /** Refuses new changes; fails appends still waiting; waits for applies in flight. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#ready = false;
+    for (const w of this.#waiters.values()) {
+      w.reject(new StatusError(503, "the service is shutting down", { "retry-after": "1" }));
+    }
+    this.#waiters.clear();
+    await Promise.allSettled([...this.#inflight]);
+    await this.#chain.catch(() => {});
+    await this.#settled;
+  }
+
+  #persists(change: Change, table: string | undefined): boolean {
+    if (change.type === "meta" || change.type === "create") return true;
+    if (change.type === "batch" && change.batch.create) return true;
+    return table !== undefined && this.#state.isDurable(table);
+  }
+
+  #run<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn);
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  #track(p: Promise<unknown>): void {
+    const settled = p.catch(() => {});
+    this.#inflight.add(settled);
+    void settled.then(() => this.#inflight.delete(settled));
+  }
+}
