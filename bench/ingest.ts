@@ -39,7 +39,8 @@ const CONCURRENCY = Number(Deno.env.get("CONCURRENCY") ?? 16);
 
 type Row = Record<string, unknown>;
 
-interface Case {
+/** One ingest case: a batch in one format, posted `batches` times. */
+export interface Case {
   name: string;
   format: BatchFormat;
   type: string;
@@ -48,14 +49,16 @@ interface Case {
   bytes: Uint8Array;
 }
 
-function makeRows(n: number, seed: number): Row[] {
+/** `n` rows of the demo's schema, the same for the same seed. */
+export function makeRows(n: number, seed: number): Row[] {
   const next = demoBatches(seed);
   const rows: Row[] = [];
   while (rows.length < n) rows.push(...next());
   return rows.slice(0, n);
 }
 
-function arrow(rows: Row[]): Uint8Array {
+/** The rows as an Arrow IPC stream of the demo's schema. */
+export function arrow(rows: Row[]): Uint8Array {
   const col = (k: string) => rows.map((r) => r[k]);
   return tableToIPC(
     new Table({
@@ -82,7 +85,8 @@ function csv(rows: Row[]): string {
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
-function cases(): Case[] {
+/** The benchmark's cases, each with its batch's bytes. */
+export function cases(): Case[] {
   const r1 = makeRows(1_000, 1);
   const r10 = makeRows(10_000, 2);
   const columns = Object.fromEntries(
@@ -195,7 +199,7 @@ async function viaSink(host: EngineHost, sink: BatchSink, c: Case): Promise<numb
 }
 
 /** POSTs one batch and checks it was accepted. */
-async function post(base: string, name: string, c: Case): Promise<void> {
+export async function post(base: string, name: string, c: Case): Promise<void> {
   const res = await fetch(`${base}api/tables/${name}/rows`, {
     method: "POST",
     body: c.bytes as BodyInit,
@@ -228,7 +232,13 @@ async function overHttp(base: string, c: Case): Promise<number> {
   return (c.rows * c.batches) / seconds;
 }
 
-async function startServer(): Promise<{ base: string; stop: () => Promise<void> }> {
+/**
+ * Starts `main.ts` as a subprocess on a free port and waits for `/healthz`;
+ * `env` adds to (or overrides) the benchmark's settings.
+ */
+export async function startServer(
+  env: Record<string, string> = {},
+): Promise<{ base: string; stop: () => Promise<void> }> {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
@@ -243,6 +253,7 @@ async function startServer(): Promise<{ base: string; stop: () => Promise<void> 
       DATA_DIR: "",
       INGEST_RPS: "100000",
       INGEST_BURST: "100000",
+      ...env,
     },
     stdout: "null",
     stderr: "null",
@@ -266,7 +277,8 @@ async function startServer(): Promise<{ base: string; stop: () => Promise<void> 
   };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The middle value. */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 if (import.meta.main) {
   const host = await EngineHost.create();

@@ -85,8 +85,19 @@ export async function scanSegments(
   let end: ScanEnd = { validLength: 0, tornBytes: 0, lastSeq: 0 };
   for (const [i, segment] of segments.entries()) {
     const last = i === segments.length - 1;
-    // A segment whose successor starts at or below `after` holds nothing to replay.
+    // A segment whose successor starts at or below `after` holds nothing to
+    // replay: it is not even read (the older checkpoint's segments can be
+    // hundreds of MB).
     const next = segments[i + 1];
+    if (next !== undefined && next.firstSeq - 1 <= after) {
+      end = {
+        segment,
+        validLength: 0,
+        tornBytes: 0,
+        lastSeq: Math.max(end.lastSeq, next.firstSeq - 1),
+      };
+      continue;
+    }
     const bytes = await fs.readFile(segment.path);
     let offset = SEGMENT_MAGIC.byteLength;
     let torn = 0;
@@ -98,8 +109,7 @@ export async function scanSegments(
       throw new CorruptSegmentError(segment.path, 0, "no segment header");
     }
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const skip = next !== undefined && next.firstSeq - 1 <= after;
-    while (offset < bytes.byteLength && !skip) {
+    while (offset < bytes.byteLength) {
       const bad = frameProblem(bytes, view, offset);
       if (bad) {
         if (last && !validFrameAfter(bytes, view, offset + 1)) {
@@ -114,10 +124,6 @@ export async function scanSegments(
       if (record.seq > after) await onRecord(record, FRAME_HEAD + length);
       end.lastSeq = Math.max(end.lastSeq, record.seq);
       offset += FRAME_HEAD + length;
-    }
-    if (skip) {
-      end.lastSeq = Math.max(end.lastSeq, next.firstSeq - 1);
-      offset = bytes.byteLength;
     }
     end = { segment, validLength: offset, tornBytes: torn, lastSeq: end.lastSeq };
   }
