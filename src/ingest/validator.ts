@@ -152,11 +152,22 @@ export class Validator {
       finish();
       job.reject(new IngestError(400, `the body could not be decoded: ${event.message}`));
     };
-    const timer = setTimeout(() => {
+    const armed = performance.now();
+    let extended = false;
+    const expire = () => {
+      // A timer that fires late means the main thread was busy (a snapshot,
+      // a long engine call), not that the body is slow to decode: the
+      // worker's answer may be waiting, so the body gets its time once more.
+      if (!extended && performance.now() - armed > limit * 1.5 + 50) {
+        extended = true;
+        timer = setTimeout(expire, limit);
+        return;
+      }
       this.#replace(worker);
       finish();
       job.reject(new IngestError(400, "the body could not be decoded in time"));
-    }, limit);
+    };
+    let timer = setTimeout(expire, limit);
     worker.addEventListener("message", onMessage);
     worker.addEventListener("error", onError);
     try {

@@ -19,7 +19,15 @@ import type { StorageFs } from "./fs.ts";
 import type { OrderedLog } from "./log.ts";
 import { changeTable, type LogRecord } from "./record.ts";
 import { listSegments } from "./segments.ts";
-import { type Capture, captureTable, readSnapshot, writeSnapshot } from "./snapshot.ts";
+import {
+  appendOnly,
+  type Capture,
+  captureRows,
+  describeTable,
+  readSnapshot,
+  type TableShape,
+  writeSnapshot,
+} from "./snapshot.ts";
 
 /** The commit record of one checkpoint. */
 export interface CheckpointFile {
@@ -94,6 +102,8 @@ export class Checkpointer {
   readonly #policy: CheckpointPolicy;
   readonly #logger: Logger;
   readonly #dirty = new Set<string>();
+  /** Per table, how many changes since start-up did more than append rows. */
+  readonly #rewrites = new Map<string, number>();
   #current?: CheckpointFile;
   #previous?: CheckpointFile;
   #bytesSince = 0;
@@ -150,7 +160,13 @@ export class Checkpointer {
   /** Notes an applied record; starts a checkpoint past the byte threshold. */
   noteApplied(record: LogRecord, bytes: number): void {
     const table = changeTable(record.change);
-    if (table !== undefined) this.#dirty.add(table);
+    if (table !== undefined) {
+      this.#dirty.add(table);
+      const c = record.change;
+      if (c.type !== "batch" || c.batch.op !== "update" || c.batch.create) {
+        this.#rewrites.set(table, (this.#rewrites.get(table) ?? 0) + 1);
+      }
+    }
     this.#bytesSince += bytes;
     this.#changedAt ??= Date.now();
     if (this.#bytesSince >= this.#policy.bytes) void this.checkpoint();
@@ -182,22 +198,63 @@ export class Checkpointer {
   async #take(): Promise<CheckpointStats | undefined> {
     const started = performance.now();
     let pauseMs = 0;
+    // Inside the pause: tables whose rows change in place are captured
+    // whole; append-only tables only have their size noted, and their rows
+    // up to it are read after ingest resumes (later batches only add rows).
     const state = await this.#log.paused(async (seq) => {
       const pauseStart = performance.now();
       const tables = this.#log.durableTables;
       const kept = new Map((this.#current?.tables ?? []).map((t) => [t.table, t.manifest]));
       const captures: Capture[] = [];
+      const later: { shape: TableShape; rewrites: number }[] = [];
       for (const table of tables) {
         if (kept.has(table) && !this.#dirty.has(table)) continue;
-        captures.push(await captureTable(this.#host, table));
+        const shape = await describeTable(this.#host, table);
+        if (appendOnly(shape.def)) {
+          later.push({ shape, rewrites: this.#rewrites.get(table) ?? 0 });
+        } else {
+          captures.push(await captureRows(this.#host, shape));
+        }
       }
       this.#dirty.clear();
       this.#bytesSince = 0;
       this.#changedAt = undefined;
       this.onRoll?.();
       pauseMs = performance.now() - pauseStart;
-      return { seq, tables, kept, captures, meta: this.#log.metaEntries };
+      return { seq, tables, kept, captures, later, meta: this.#log.metaEntries };
     });
+    try {
+      return await this.#commit(state, started, pauseMs);
+    } catch (err) {
+      // Nothing of this checkpoint counts: every table it would have
+      // covered must be taken by the next one.
+      for (const t of state.tables) this.#dirty.add(t);
+      this.#changedAt ??= Date.now();
+      throw err;
+    }
+  }
+
+  async #commit(
+    state: {
+      seq: number;
+      tables: string[];
+      kept: Map<string, string>;
+      captures: Capture[];
+      later: { shape: TableShape; rewrites: number }[];
+      meta: [string, unknown][];
+    },
+    started: number,
+    pauseMs: number,
+  ): Promise<CheckpointStats | undefined> {
+    for (const { shape, rewrites } of state.later) {
+      const capture = await captureRows(this.#host, shape);
+      if ((this.#rewrites.get(shape.table) ?? 0) !== rewrites) {
+        // Cleared, replaced or dropped meanwhile: its first rows are not the
+        // ones the pause saw.
+        throw new Error(`table ${JSON.stringify(shape.table)} was rewritten during its snapshot`);
+      }
+      state.captures.push(capture);
+    }
     if (this.#current && state.seq === this.#current.seq) return undefined;
     const snapDir = join(this.#dataDir, "snapshots");
     const written = new Map<string, string>();

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import type { EngineHost } from "../engine/host.ts";
 import type { TableDef } from "../engine/batch_types.ts";
 import type { Schema } from "../engine/perspective.ts";
+import { viewCost } from "../engine/memory.ts";
 import { crc32c } from "./crc32c.ts";
 import type { StorageFs } from "./fs.ts";
 
@@ -55,33 +56,71 @@ export interface Capture {
   arrow: Uint8Array;
 }
 
-/**
- * Captures a table. The caller makes sure no batch for it is staged while
- * this runs (see `OrderedLog.paused`).
- */
-export async function captureTable(host: EngineHost, name: string): Promise<Capture> {
+/** A table's definition and size, the part of a capture that must see one moment. */
+export interface TableShape {
+  /** Table name. */
+  table: string;
+  /** Its definition. */
+  def: TableDef;
+  /** Rows now. */
+  size: number;
+}
+
+/** Reads a table's definition and size. */
+export async function describeTable(host: EngineHost, name: string): Promise<TableShape> {
   const table = await host.table(name);
   if (!table) throw new Error(`no table named ${JSON.stringify(name)} to capture`);
-  const [types, columns, index, limit] = await Promise.all([
+  const [types, columns, index, limit, size] = await Promise.all([
     table.schema() as Promise<Schema>,
     table.columns() as Promise<string[]>,
     table.get_index(),
     table.get_limit(),
+    table.size(),
   ]);
   const schema: Schema = {};
   for (const c of columns) schema[c] = types[c];
+  return { table: name, def: { schema, index: index ?? null, limit: limit ?? null }, size };
+}
+
+/**
+ * Captures the first `shape.size` rows of a table in the engine's row order.
+ * For a table that only appends (no index, no limit) those rows do not
+ * change as later batches arrive, so this may run while ingest goes on;
+ * any other table must not be written meanwhile (see `OrderedLog.paused`).
+ */
+export async function captureRows(host: EngineHost, shape: TableShape): Promise<Capture> {
+  const table = await host.table(shape.table);
+  if (!table) throw new Error(`no table named ${JSON.stringify(shape.table)} to capture`);
+  // The engine holds a view of every row while it is read out, which a big
+  // table may not have room for: a refused snapshot leaves the log to keep
+  // every record until one fits, where a view past the engine's ceiling
+  // would stall the engine.
+  const { size } = shape;
+  using _room = await host.memory.admit(
+    viewCost(size) + size * Object.keys(shape.def.schema).length * 8,
+    `a snapshot of table ${JSON.stringify(shape.table)} (${size} rows)`,
+    true,
+  );
   const view = await table.view();
   try {
-    const [arrow, rows] = await Promise.all([view.to_arrow(), view.num_rows()]);
-    return {
-      table: name,
-      def: { schema, index: index ?? null, limit: limit ?? null },
-      rows,
-      arrow: new Uint8Array(arrow),
-    };
+    const arrow = await view.to_arrow({ start_row: 0, end_row: size });
+    return { table: shape.table, def: shape.def, rows: size, arrow: new Uint8Array(arrow) };
   } finally {
     await view.delete().catch(() => {});
   }
+}
+
+/**
+ * Captures a whole table. The caller makes sure no batch for it is staged
+ * while this runs (see `OrderedLog.paused`).
+ */
+export async function captureTable(host: EngineHost, name: string): Promise<Capture> {
+  return await captureRows(host, await describeTable(host, name));
+}
+
+/** Whether a table only ever appends, so its first rows never change. */
+export function appendOnly(def: TableDef): boolean {
+  return def.index === null && def.limit === null;
 }
 
 /** Creates a table from a snapshot's definition and loads its rows. */
