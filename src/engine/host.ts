@@ -107,6 +107,9 @@ export class EngineHost {
   static create(options: EngineHostOptions = {}): Promise<EngineHost> {
     const host = new EngineHost(options.log ?? silentLogger, options.maxUpdateRate);
     host.#shareViews = options.shareViews ?? true;
+    // Made now rather than with the first viewer, so that it has seen every
+    // write when it judges whether an older shared view is still fresh.
+    if (host.#shareViews) host.#shared = new SharedViews(host);
     if (options.memoryBudget !== undefined) host.memory.budget = options.memoryBudget;
     return Promise.resolve(host);
   }
