@@ -152,14 +152,14 @@ export class Validator {
       finish();
       job.reject(new IngestError(400, `the body could not be decoded: ${event.message}`));
     };
-    const armed = performance.now();
-    let extended = false;
+    let armed = performance.now();
     const expire = () => {
       // A timer that fires late means the main thread was busy (a snapshot,
       // a long engine call), not that the body is slow to decode: the
-      // worker's answer may be waiting, so the body gets its time once more.
-      if (!extended && performance.now() - armed > limit * 1.5 + 50) {
-        extended = true;
+      // worker's answer may be waiting, so the body gets its time again.
+      // A body that loops the decoder meets a timer that fires on time.
+      if (performance.now() - armed > limit * 1.5 + 50) {
+        armed = performance.now();
         timer = setTimeout(expire, limit);
         return;
       }

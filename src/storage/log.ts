@@ -16,7 +16,7 @@
 import type { BatchResult } from "../engine/batch_types.ts";
 import type { BatchApplier } from "../engine/apply.ts";
 import type { EngineHost } from "../engine/host.ts";
-import { LogState } from "./state.ts";
+import { LogState, LogStateView } from "./state.ts";
 import { type Change, changeTable, encodeRecord, isStructural, type LogRecord } from "./record.ts";
 import type { Frame } from "./segments.ts";
 
@@ -96,12 +96,11 @@ export interface OrderedLogOptions {
 }
 
 /** A batch log with an optional store; see the module documentation. */
-export class OrderedLog implements BatchLog {
+export class OrderedLog extends LogStateView implements BatchLog {
   readonly #host: EngineHost;
   readonly #options: OrderedLogOptions;
   readonly #queue: Entry[] = [];
   readonly #structural = new Map<string, Promise<void>>();
-  readonly #state: LogState;
   #seq: number;
   #applied: number;
   #pumping = false;
@@ -116,8 +115,8 @@ export class OrderedLog implements BatchLog {
    * @param applier Applies batches to `host`.
    */
   constructor(host: EngineHost, applier: BatchApplier, options: OrderedLogOptions = {}) {
+    super(new LogState(host, applier));
     this.#host = host;
-    this.#state = new LogState(host, applier);
     this.#options = options;
     this.#seq = options.lastSeq ?? 0;
     this.#applied = this.#seq;
@@ -131,31 +130,6 @@ export class OrderedLog implements BatchLog {
   /** The last applied sequence number. */
   get appliedSeq(): number {
     return this.#applied;
-  }
-
-  /** Names of the durable tables. */
-  get durableTables(): string[] {
-    return this.#state.durableTables;
-  }
-
-  /** Every saved setting. */
-  get metaEntries(): [string, unknown][] {
-    return this.#state.metaEntries;
-  }
-
-  /** See {@linkcode BatchLog.isDurable}. */
-  isDurable(table: string): boolean {
-    return this.#state.isDurable(table);
-  }
-
-  /** See {@linkcode BatchLog.meta}. */
-  meta(key: string): unknown {
-    return this.#state.meta(key);
-  }
-
-  /** See {@linkcode BatchLog.metaKeys}. */
-  metaKeys(prefix: string): string[] {
-    return this.#state.metaKeys(prefix);
   }
 
   /** See {@linkcode BatchLog.append}. */
@@ -207,7 +181,7 @@ export class OrderedLog implements BatchLog {
   async replay(record: LogRecord): Promise<Error | undefined> {
     this.#seq = Math.max(this.#seq, record.seq);
     try {
-      const staged = await this.#state.apply(record.change);
+      const staged = await this.state.apply(record.change);
       staged?.settled.catch(() => {});
       return undefined;
     } catch (err) {
@@ -219,7 +193,7 @@ export class OrderedLog implements BatchLog {
 
   /** Marks tables restored from a snapshot as durable, and sets saved settings. */
   restored(tables: string[], meta: [string, unknown][], seq: number): void {
-    this.#state.restored(tables, meta);
+    this.state.restored(tables, meta);
     this.#seq = Math.max(this.#seq, seq);
     this.#applied = Math.max(this.#applied, seq);
   }
@@ -235,7 +209,7 @@ export class OrderedLog implements BatchLog {
     if (change.type === "meta" || change.type === "create") return true;
     if (change.type === "batch" && change.batch.create) return true;
     // Batches to, and drops of, tables the log did not create stay out of it.
-    return table !== undefined && this.#state.isDurable(table);
+    return table !== undefined && this.state.isDurable(table);
   }
 
   #track(p: Promise<unknown>): void {
@@ -308,7 +282,7 @@ export class OrderedLog implements BatchLog {
   async #applyGroup(group: Entry[]): Promise<void> {
     for (const e of group) {
       try {
-        const staged = await this.#state.apply(e.change);
+        const staged = await this.state.apply(e.change);
         if (e.persist) this.#applied = e.seq;
         const position = e.persist ? String(e.seq) : "";
         if (staged) {

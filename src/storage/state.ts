@@ -93,3 +93,37 @@ export class LogState {
     }
   }
 }
+
+/**
+ * The part of a log that reads its {@linkcode LogState}: which tables are
+ * durable, and the saved settings. Every log extends it.
+ */
+export abstract class LogStateView {
+  /** @param state The state the log applies its changes through. */
+  constructor(protected readonly state: LogState) {}
+
+  /** Names of the durable tables. */
+  get durableTables(): string[] {
+    return this.state.durableTables;
+  }
+
+  /** Every saved setting. */
+  get metaEntries(): [string, unknown][] {
+    return this.state.metaEntries;
+  }
+
+  /** Whether `table` was created through the log (and so is durable). */
+  isDurable(table: string): boolean {
+    return this.state.isDurable(table);
+  }
+
+  /** A saved setting, or undefined. */
+  meta(key: string): unknown {
+    return this.state.meta(key);
+  }
+
+  /** Keys of saved settings that start with `prefix`. */
+  metaKeys(prefix: string): string[] {
+    return this.state.metaKeys(prefix);
+  }
+}

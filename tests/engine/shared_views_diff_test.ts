@@ -11,6 +11,7 @@ import perspective from "@finos/perspective";
 import { make_client, PerspectiveServer } from "../../src/engine/perspective.ts";
 import { websocketUrl, withService } from "../support/service.ts";
 import { waitFor } from "../support/wait.ts";
+import { mulberry32 } from "../../src/engine/demo.ts";
 
 type Client = Awaited<ReturnType<typeof perspective.websocket>>;
 type View = Awaited<ReturnType<Awaited<ReturnType<Client["open_table"]>>["view"]>>;
@@ -18,17 +19,8 @@ type View = Awaited<ReturnType<Awaited<ReturnType<Client["open_table"]>>["view"]
 const STEPS = 90;
 const SCHEMA = { id: "integer", cat: "string", v: "float", flag: "boolean" } as const;
 
-/** A small seeded generator (mulberry32), so a failure replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator (the demo's mulberry32), so a failure replays. */
+const rng = mulberry32;
 
 /** Configurations, each with whether expand/collapse/set_depth apply. */
 function configs(pick: <T>(xs: T[]) => T): { config: Record<string, unknown>; tree: boolean }[] {

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { mulberry32 } from "../../src/engine/demo.ts";
+
 /** Rows kept by each client's limit table. */
 export const LIMIT = 100;
 /** Keys each client upserts and removes in the indexed table. */
@@ -51,17 +53,8 @@ export interface ClientState {
   created: Map<string, string[]>;
 }
 
-/** A deterministic PRNG (mulberry32), so a seed replays a run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG (the demo's mulberry32), so a seed replays a run. */
+export const prng: (seed: number) => () => number = mulberry32;
 
 /** An empty client state. */
 export function emptyState(): ClientState {

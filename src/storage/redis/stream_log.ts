@@ -20,7 +20,7 @@ import type { EngineHost } from "../../engine/host.ts";
 import type { Logger } from "../../ops/log.ts";
 import type { Applied, BatchLog } from "../log.ts";
 import { type Change, changeTable, decodeRecord, encodeRecord, isStructural } from "../record.ts";
-import { LogState } from "../state.ts";
+import { LogState, LogStateView } from "../state.ts";
 import type { RedisConnection } from "./client.ts";
 import { compareIds, START } from "./ids.ts";
 import { APPEND_SCRIPT, type LogKeys } from "./keys.ts";
@@ -64,9 +64,8 @@ export interface PausedState {
 }
 
 /** See the module documentation. */
-export class StreamLog implements BatchLog {
+export class StreamLog extends LogStateView implements BatchLog {
   readonly #host: EngineHost;
-  readonly #state: LogState;
   readonly #keys: LogKeys;
   readonly #logger: Logger;
   readonly #replica = crypto.randomUUID();
@@ -106,8 +105,8 @@ export class StreamLog implements BatchLog {
     applier: BatchApplier,
     options: { keys: LogKeys; logger: Logger; readWaitMs?: number },
   ) {
+    super(new LogState(host, applier));
     this.#host = host;
-    this.#state = new LogState(host, applier);
     this.#keys = options.keys;
     this.#logger = options.logger;
     this.readWaitMs = options.readWaitMs ?? 5000;
@@ -138,31 +137,6 @@ export class StreamLog implements BatchLog {
     return this.#epoch;
   }
 
-  /** Names of the durable tables. */
-  get durableTables(): string[] {
-    return this.#state.durableTables;
-  }
-
-  /** Every saved setting. */
-  get metaEntries(): [string, unknown][] {
-    return this.#state.metaEntries;
-  }
-
-  /** See {@linkcode BatchLog.isDurable}. */
-  isDurable(table: string): boolean {
-    return this.#state.isDurable(table);
-  }
-
-  /** See {@linkcode BatchLog.meta}. */
-  meta(key: string): unknown {
-    return this.#state.meta(key);
-  }
-
-  /** See {@linkcode BatchLog.metaKeys}. */
-  metaKeys(prefix: string): string[] {
-    return this.#state.metaKeys(prefix);
-  }
-
   /** See {@linkcode BatchLog.append}. */
   async append(change: Change, precondition?: () => void): Promise<Applied> {
     const table = changeTable(change);
@@ -172,7 +146,7 @@ export class StreamLog implements BatchLog {
     if (this.#closed) throw new Error("the batch log is closed");
     precondition?.();
     if (!this.#persists(change, table)) {
-      const staged = await this.#run(() => this.#state.apply(change));
+      const staged = await this.#run(() => this.state.apply(change));
       return { position: "", result: staged ? await staged.settled : emptyResult(change) };
     }
     const cmd = this.#cmd;
@@ -240,7 +214,7 @@ export class StreamLog implements BatchLog {
       try {
         const decoded = decodeRecord(body).change;
         const change = await concurrent(decoded, this.#host);
-        const staged = change ? await this.#state.apply(change) : undefined;
+        const staged = change ? await this.state.apply(change) : undefined;
         settled = staged ? staged.settled : Promise.resolve(emptyResult(decoded));
       } catch (err) {
         settled = Promise.reject(err);
@@ -299,9 +273,9 @@ export class StreamLog implements BatchLog {
       }
       this.#waiters.clear();
       await this.#host.flush();
-      for (const t of this.#state.durableTables) await this.#host.dropTable(t);
-      this.#state.reset();
-      const at = await load((tables, meta) => this.#state.restored(tables, meta));
+      for (const t of this.state.durableTables) await this.#host.dropTable(t);
+      this.state.reset();
+      const at = await load((tables, meta) => this.state.restored(tables, meta));
       await this.#host.flush();
       this.#epoch = epoch;
       this.#applied = at.position;
@@ -327,7 +301,7 @@ export class StreamLog implements BatchLog {
   #persists(change: Change, table: string | undefined): boolean {
     if (change.type === "meta" || change.type === "create") return true;
     if (change.type === "batch" && change.batch.create) return true;
-    return table !== undefined && this.#state.isDurable(table);
+    return table !== undefined && this.state.isDurable(table);
   }
 
   #run<T>(fn: () => Promise<T>): Promise<T> {
