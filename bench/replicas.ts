@@ -18,6 +18,7 @@
  */
 
 import { freePort, startRedis } from "../tests/storage/redis/redis_server.ts";
+import { broadcastPhase } from "./replicas_broadcast.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -39,6 +40,9 @@ async function spawn(env: Record<string, string>): Promise<Replica> {
       // The benchmark measures throughput, not the per-client request rate limit.
       INGEST_RPS: "100000",
       INGEST_BURST: "100000",
+      // The broadcast phase connects thousands of viewers from one address.
+      MAX_CONNECTIONS: "100000",
+      MAX_CONNECTIONS_PER_ADDRESS: "100000",
       ...env,
     },
     stdout: "null",
@@ -65,6 +69,8 @@ const SECONDS = Number(Deno.env.get("SECONDS") ?? 20);
 const BATCHES = Number(Deno.env.get("BATCHES") ?? 200);
 const CONCURRENCY = Number(Deno.env.get("CONCURRENCY") ?? 8);
 const ROWS = 1000;
+/** Broadcast viewers over both replicas: the fan-out benchmark's largest broadcast run. */
+const VIEWERS = Number(Deno.env.get("VIEWERS") ?? 2000);
 
 function batch(n: number): string {
   const rows = [];
@@ -153,6 +159,13 @@ try {
       `max ${Math.max(...lags).toFixed(1)} ms (target p99 <= 100 ms)`,
   );
   const viaRedis = await throughput(a.url, "through");
+  const cast = await broadcastPhase(a.url, b.url, VIEWERS);
+  console.log(
+    `broadcast, ${cast.viewers.toLocaleString("en")} viewers on two replicas (half each), ` +
+      `${cast.updates} updates of 100 rows at 10/s written to A: p50 ${cast.p50.toFixed(1)} ms, ` +
+      `p99 ${cast.p99.toFixed(1)} ms, ${(cast.reachedAll * 100).toFixed(1)}% reached every ` +
+      `viewer${cast.saturated ? " (a load generator was saturated: figures too high)" : ""}`,
+  );
   await a.close();
   await b.close();
   const local = await spawn({ DATA_DIR: dataDir });
