@@ -199,7 +199,15 @@ Deno.test(
         assert.equal(Object.keys(demo.viewers).length, 2);
         await page.reload();
         await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
-        assert.deepEqual(summary(await saved(page, "perspective-workspace")), onPage);
+        // Each viewer reports its columns once its table has loaded, which
+        // may come a moment after the page says it is ready.
+        const reloaded = await waitFor("the reloaded layout", async () => {
+          const now = summary(await saved(page, "perspective-workspace"));
+          return JSON.stringify(now) === JSON.stringify(onPage) ? now : undefined;
+        }, { timeout: 20_000 }).catch(async () =>
+          summary(await saved(page, "perspective-workspace"))
+        );
+        assert.deepEqual(reloaded, onPage);
         await firstRows(page);
         // Save writes over the same name.
         await page.evaluate(`(async () => {
