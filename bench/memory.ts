@@ -20,6 +20,7 @@
  */
 
 import { floatBatch } from "../tests/support/arrow_batches.ts";
+import { startServer as startIngestServer } from "./ingest.ts";
 
 interface Point {
   sent: number;
@@ -63,44 +64,23 @@ async function probe(shape: string): Promise<void> {
   );
 }
 
+/**
+ * The service as a subprocess (bench/ingest.ts's `startServer`): in memory
+ * by default; DURABLE=1 keeps tables in a temporary data directory, as
+ * `deno task start` does in ./data.
+ */
 async function startServer(): Promise<{ base: string; stop: () => Promise<void> }> {
-  // In memory by default; DURABLE=1 keeps tables in a temporary data
-  // directory, as `deno task start` does in ./data.
   const dataDir = await Deno.makeTempDir({ prefix: "bench-memory-" });
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
   const env: Record<string, string> = {
-    PORT: String(port),
-    DEMO: "0",
-    LOG_LEVEL: "warn",
-    INGEST_RPS: "100000",
-    INGEST_BURST: "100000",
     DATA_DIR: Deno.env.get("DURABLE") === "1" ? dataDir : "",
   };
   const budget = Deno.env.get("MAX_ENGINE_MEMORY");
   if (budget) env.MAX_ENGINE_MEMORY = budget;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", new URL("../main.ts", import.meta.url).pathname],
-    env,
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const base = `http://127.0.0.1:${port}/`;
-  for (let i = 0; i < 300; i++) {
-    try {
-      const res = await fetch(`${base}healthz`);
-      await res.body?.cancel();
-      if (res.ok) break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const server = await startIngestServer(env);
   return {
-    base,
+    base: server.base,
     stop: async () => {
-      child.kill("SIGTERM");
-      await child.status;
+      await server.stop();
       await Deno.remove(dataDir, { recursive: true });
     },
   };
