@@ -17,7 +17,7 @@ import type { BatchResult } from "../engine/batch_types.ts";
 import type { BatchApplier } from "../engine/apply.ts";
 import type { EngineHost } from "../engine/host.ts";
 import { LogState, LogStateView } from "./state.ts";
-import { type Change, changeTable, encodeRecord, isStructural, type LogRecord } from "./record.ts";
+import { type Change, changeTable, encodeRecord, type LogRecord } from "./record.ts";
 import type { Frame } from "./segments.ts";
 
 /** What an append achieved. */
@@ -100,13 +100,11 @@ export class OrderedLog extends LogStateView implements BatchLog {
   readonly #host: EngineHost;
   readonly #options: OrderedLogOptions;
   readonly #queue: Entry[] = [];
-  readonly #structural = new Map<string, Promise<void>>();
   #seq: number;
   #applied: number;
   #pumping = false;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
-  #inflight = new Set<Promise<unknown>>();
   /** Counters for metrics. */
   readonly stats: LogStats = { records: 0, bytes: 0, groups: 0, writeSeconds: [], writeErrors: 0 };
 
@@ -136,24 +134,16 @@ export class OrderedLog extends LogStateView implements BatchLog {
   async append(change: Change, precondition?: () => void): Promise<Applied> {
     if (this.#closed) throw new Error("the batch log is closed");
     const table = changeTable(change);
-    if (table !== undefined) {
-      for (let p = this.#structural.get(table); p; p = this.#structural.get(table)) await p;
-    }
+    await this.settledStructure(table);
     if (this.#closed) throw new Error("the batch log is closed");
     precondition?.();
-    const persist = this.#persists(change, table);
+    const persist = this.persists(change, table);
     const promise = new Promise<Applied>((resolve, reject) => {
       const entry: Entry = { change, persist, seq: 0, resolve, reject };
-      if (table !== undefined && isStructural(change)) {
-        const settled = new Promise<void>((done) => entry.done = done);
-        this.#structural.set(table, settled);
-        void settled.then(() => {
-          if (this.#structural.get(table) === settled) this.#structural.delete(table);
-        });
-      }
+      this.holdStructure(change, table, new Promise<void>((done) => entry.done = done));
       this.#queue.push(entry);
     });
-    this.#track(promise);
+    this.track(promise);
     void this.#pump();
     return await promise;
   }
@@ -201,21 +191,8 @@ export class OrderedLog extends LogStateView implements BatchLog {
   /** Refuses new changes and waits for those already appended. */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.allSettled([...this.#inflight]);
+    await this.inflightSettled();
     await this.#chain;
-  }
-
-  #persists(change: Change, table: string | undefined): boolean {
-    if (change.type === "meta" || change.type === "create") return true;
-    if (change.type === "batch" && change.batch.create) return true;
-    // Batches to, and drops of, tables the log did not create stay out of it.
-    return table !== undefined && this.state.isDurable(table);
-  }
-
-  #track(p: Promise<unknown>): void {
-    const settled = p.catch(() => {});
-    this.#inflight.add(settled);
-    void settled.then(() => this.#inflight.delete(settled));
   }
 
   async #pump(): Promise<void> {

@@ -10,7 +10,7 @@
 import type { BatchResult } from "../engine/batch_types.ts";
 import type { BatchApplier } from "../engine/apply.ts";
 import type { EngineHost } from "../engine/host.ts";
-import type { Change } from "./record.ts";
+import { type Change, isStructural } from "./record.ts";
 
 /** Applies changes to the engine and keeps the log's own state. */
 export class LogState {
@@ -95,12 +95,57 @@ export class LogState {
 }
 
 /**
- * The part of a log that reads its {@linkcode LogState}: which tables are
- * durable, and the saved settings. Every log extends it.
+ * What every log shares: reading its {@linkcode LogState} (which tables are
+ * durable, the saved settings), which changes it keeps, the wait behind a
+ * table's pending create or drop, and the appends still in flight.
  */
 export abstract class LogStateView {
+  /** A table's pending create or drop, settled once it is applied or refused. */
+  readonly #structural = new Map<string, Promise<void>>();
+  readonly #inflight = new Set<Promise<unknown>>();
+
   /** @param state The state the log applies its changes through. */
   constructor(protected readonly state: LogState) {}
+
+  /**
+   * Whether a change is kept by the log. Batches to, and drops of, tables the
+   * log did not create stay out of it.
+   */
+  protected persists(change: Change, table: string | undefined): boolean {
+    if (change.type === "meta" || change.type === "create") return true;
+    if (change.type === "batch" && change.batch.create) return true;
+    return table !== undefined && this.state.isDurable(table);
+  }
+
+  /**
+   * Waits until no create or drop of `table` is pending, so a precondition
+   * checked next sees the table as the log will have it.
+   */
+  protected async settledStructure(table: string | undefined): Promise<void> {
+    if (table === undefined) return;
+    for (let p = this.#structural.get(table); p; p = this.#structural.get(table)) await p;
+  }
+
+  /** Makes later changes of `change`'s table wait for `settled` when it creates or drops one. */
+  protected holdStructure(change: Change, table: string | undefined, settled: Promise<void>): void {
+    if (table === undefined || !isStructural(change)) return;
+    this.#structural.set(table, settled);
+    void settled.then(() => {
+      if (this.#structural.get(table) === settled) this.#structural.delete(table);
+    });
+  }
+
+  /** Counts an append as in flight until it settles. */
+  protected track(p: Promise<unknown>): void {
+    const settled = p.catch(() => {});
+    this.#inflight.add(settled);
+    void settled.then(() => this.#inflight.delete(settled));
+  }
+
+  /** Waits for every append in flight. */
+  protected async inflightSettled(): Promise<void> {
+    await Promise.allSettled([...this.#inflight]);
+  }
 
   /** Names of the durable tables. */
   get durableTables(): string[] {

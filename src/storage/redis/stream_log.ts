@@ -19,7 +19,7 @@ import type { BatchApplier } from "../../engine/apply.ts";
 import type { EngineHost } from "../../engine/host.ts";
 import type { Logger } from "../../ops/log.ts";
 import type { Applied, BatchLog } from "../log.ts";
-import { type Change, changeTable, decodeRecord, encodeRecord, isStructural } from "../record.ts";
+import { type Change, changeTable, decodeRecord, encodeRecord } from "../record.ts";
 import { LogState, LogStateView } from "../state.ts";
 import type { RedisConnection } from "./client.ts";
 import { compareIds, START } from "./ids.ts";
@@ -70,9 +70,7 @@ export class StreamLog extends LogStateView implements BatchLog {
   readonly #logger: Logger;
   readonly #replica = crypto.randomUUID();
   readonly #waiters = new Map<string, Waiter>();
-  readonly #structural = new Map<string, Promise<void>>();
   readonly #visible = new VisiblePosition();
-  readonly #inflight = new Set<Promise<unknown>>();
   #cmd?: RedisConnection;
   #nonce = 0;
   #epoch = "";
@@ -140,12 +138,10 @@ export class StreamLog extends LogStateView implements BatchLog {
   /** See {@linkcode BatchLog.append}. */
   async append(change: Change, precondition?: () => void): Promise<Applied> {
     const table = changeTable(change);
-    if (table !== undefined) {
-      for (let p = this.#structural.get(table); p; p = this.#structural.get(table)) await p;
-    }
+    await this.settledStructure(table);
     if (this.#closed) throw new Error("the batch log is closed");
     precondition?.();
-    if (!this.#persists(change, table)) {
+    if (!this.persists(change, table)) {
       const staged = await this.#run(() => this.state.apply(change));
       return { position: "", result: staged ? await staged.settled : emptyResult(change) };
     }
@@ -158,14 +154,8 @@ export class StreamLog extends LogStateView implements BatchLog {
     const acked = new Promise<Applied>((resolve, reject) =>
       this.#waiters.set(nonce, { resolve, reject })
     );
-    if (table !== undefined && isStructural(change)) {
-      const settled = acked.then(() => {}, () => {});
-      this.#structural.set(table, settled);
-      void settled.then(() => {
-        if (this.#structural.get(table) === settled) this.#structural.delete(table);
-      });
-    }
-    this.#track(acked);
+    this.holdStructure(change, table, acked.then(() => {}, () => {}));
+    this.track(acked);
     const body = encodeRecord({ seq: 0, change });
     const k = this.#keys;
     try {
@@ -293,26 +283,14 @@ export class StreamLog extends LogStateView implements BatchLog {
       w.reject(new StatusError(503, "the service is shutting down", { "retry-after": "1" }));
     }
     this.#waiters.clear();
-    await Promise.allSettled([...this.#inflight]);
+    await this.inflightSettled();
     await this.#chain.catch(() => {});
     await this.#settled;
-  }
-
-  #persists(change: Change, table: string | undefined): boolean {
-    if (change.type === "meta" || change.type === "create") return true;
-    if (change.type === "batch" && change.batch.create) return true;
-    return table !== undefined && this.state.isDurable(table);
   }
 
   #run<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#chain.then(fn);
     this.#chain = run.catch(() => {});
     return run;
-  }
-
-  #track(p: Promise<unknown>): void {
-    const settled = p.catch(() => {});
-    this.#inflight.add(settled);
-    void settled.then(() => this.#inflight.delete(settled));
   }
 }
