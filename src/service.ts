@@ -155,18 +155,18 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     port: options.port ?? 8080,
     onListen: () => {},
   }, handler);
+  // When snapshots fold the log, the local one and Redis's alike.
+  const checkpoints = {
+    bytes: options.checkpointBytes,
+    ageMs: options.checkpointSeconds === undefined ? undefined : options.checkpointSeconds * 1000,
+  };
   let sources: RunningSources | undefined;
   try {
     if (redisUrl !== "") {
       shared = await openRedisLog(host, applier, {
         url: redisUrl,
         logger: log,
-        snapshot: {
-          bytes: options.checkpointBytes,
-          ageMs: options.checkpointSeconds === undefined
-            ? undefined
-            : options.checkpointSeconds * 1000,
-        },
+        snapshot: checkpoints,
         readWaitMs: options.readWaitMs,
         signal: stop.signal,
       });
@@ -177,12 +177,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
         dataDir,
         fs: options.storageFs,
         sync: options.walSync,
-        checkpoint: {
-          bytes: options.checkpointBytes,
-          ageMs: options.checkpointSeconds === undefined
-            ? undefined
-            : options.checkpointSeconds * 1000,
-        },
+        checkpoint: checkpoints,
         logger: log,
         onProgress: (p) => {
           log.info("recovering", { ...p });
