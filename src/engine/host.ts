@@ -71,7 +71,6 @@ export class EngineHost {
   readonly #tables = new Map<string, Table>();
   readonly #log: Logger;
   #sent = 0;
-  #shareViews = false;
   #shared: SharedViews | undefined;
 
   private constructor(log: Logger, maxUpdateRate?: number) {
@@ -106,10 +105,9 @@ export class EngineHost {
   /** Creates a host with a fresh engine server. */
   static create(options: EngineHostOptions = {}): Promise<EngineHost> {
     const host = new EngineHost(options.log ?? silentLogger, options.maxUpdateRate);
-    host.#shareViews = options.shareViews ?? true;
     // Made now rather than with the first viewer, so that it has seen every
     // write when it judges whether an older shared view is still fresh.
-    if (host.#shareViews) host.#shared = new SharedViews(host);
+    if (options.shareViews ?? true) host.#shared = new SharedViews(host);
     if (options.memoryBudget !== undefined) host.memory.budget = options.memoryBudget;
     return Promise.resolve(host);
   }
@@ -157,9 +155,7 @@ export class EngineHost {
    * identical views share an engine view; otherwise a plain engine session.
    */
   openViewerSession(send: SendFn): EngineSession | ViewerSession {
-    if (!this.#shareViews) return this.openSession(send);
-    this.#shared ??= new SharedViews(this);
-    return this.#shared.openSession(send);
+    return this.#shared?.openSession(send) ?? this.openSession(send);
   }
 
   /** The shared-view counters, when sharing is on and in use. */
@@ -225,10 +221,20 @@ export class EngineHost {
 
   /** Describes one table, or undefined when it does not exist. */
   async tableInfo(name: string): Promise<TableInfo | undefined> {
-    const table = await this.table(name);
-    if (!table) return undefined;
+    if (!(await this.table(name))) return undefined;
     // Reads after writes: the size must include updates already acknowledged.
     await this.flush();
+    return await this.describeTable(name);
+  }
+
+  /**
+   * Describes one table as the engine has it now, without waiting for
+   * updates not yet processed (a log that holds its own order back calls it
+   * between two applied records); undefined when it does not exist.
+   */
+  async describeTable(name: string): Promise<TableInfo | undefined> {
+    const table = await this.table(name);
+    if (!table) return undefined;
     try {
       const [size, types, columns, index, limit] = await Promise.all([
         table.size(),

@@ -68,18 +68,10 @@ export interface TableShape {
 
 /** Reads a table's definition and size. */
 export async function describeTable(host: EngineHost, name: string): Promise<TableShape> {
-  const table = await host.table(name);
-  if (!table) throw new Error(`no table named ${JSON.stringify(name)} to capture`);
-  const [types, columns, index, limit, size] = await Promise.all([
-    table.schema() as Promise<Schema>,
-    table.columns() as Promise<string[]>,
-    table.get_index(),
-    table.get_limit(),
-    table.size(),
-  ]);
-  const schema: Schema = {};
-  for (const c of columns) schema[c] = types[c];
-  return { table: name, def: { schema, index: index ?? null, limit: limit ?? null }, size };
+  const info = await host.describeTable(name);
+  if (!info) throw new Error(`no table named ${JSON.stringify(name)} to capture`);
+  const { schema, index, limit, size } = info;
+  return { table: name, def: { schema, index, limit }, size };
 }
 
 /**
