@@ -38,6 +38,10 @@ if (import.meta.main) {
     log,
     security,
     config: file,
+    onEngineFailure: () => {
+      console.error("engine failure: exiting so that the service is restarted");
+      Deno.exit(70);
+    },
     onRecoveryProgress: (p) =>
       console.log(`recovering tables: ${p.percent}% (${p.records} records, ${p.rows} rows)`),
   }).catch((err) => {

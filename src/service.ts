@@ -80,6 +80,14 @@ export interface ServiceOptions extends Partial<EnvConfig> {
   onRecoveryProgress?: (p: { records: number; rows: number; percent: number }) => void;
   /** The data directory's file system: a seam for tests to inject faults. @default the real one */
   storageFs?: StorageFs;
+  /** Runs the engine in a Worker, off the thread that serves requests. @default true */
+  engineWorker?: boolean;
+  /**
+   * The engine's Worker died, after the failure is logged and `/readyz`
+   * reports it; `main.ts` exits so that the orchestrator restarts the
+   * service (its tables come back from the data directory). @default nothing more
+   */
+  onEngineFailure?: (error: Error) => void;
 }
 
 /** Starts the service and resolves once it listens. */
@@ -94,11 +102,18 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     cgroupMemoryLimit(),
   );
   log.info("engine memory budget", { ...memory });
+  let engineFailure: Error | undefined;
   const host = await EngineHost.create({
     log,
     maxUpdateRate: options.maxUpdateRate,
     shareViews: options.shareViews,
     memoryBudget: memory.budget,
+    worker: options.engineWorker ?? true,
+    onEngineFailure: (error) => {
+      engineFailure = error;
+      log.error("the engine failed; every table call fails from now on", { error });
+      options.onEngineFailure?.(error);
+    },
   });
   const stop = new AbortController();
   const basePath = options.basePath ?? "";
@@ -123,6 +138,10 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const layouts = options.handler?.layouts ?? new LogLayoutStore(sink);
   let storage: DataDir | undefined;
   let shared: RedisStorage | undefined;
+  readiness.addCheck(
+    "engine",
+    () => engineFailure ? { ok: false, detail: engineFailure.message } : { ok: true },
+  );
   readiness.addCheck(
     "storage",
     () =>

@@ -6,14 +6,10 @@
  * @module
  */
 
-import {
-  type Client,
-  make_client,
-  PerspectiveServer,
-  type Schema,
-  type Table,
-} from "./perspective.ts";
-import { EngineSession, installSafeClientMap, type SendFn } from "./session.ts";
+import { type Client, make_client, type Schema, type Table } from "./perspective.ts";
+import { EngineSession, type SendFn } from "./session.ts";
+import { type EngineServer, LocalServer } from "./server.ts";
+import { RemoteServer } from "./worker/remote.ts";
 import { type Logger, silentLogger } from "../ops/log.ts";
 import { Conflator } from "./conflate.ts";
 import { SharedViews, type ViewerSession } from "./shared_views.ts";
@@ -52,12 +48,22 @@ export interface EngineHostOptions {
   shareViews?: boolean;
   /** Engine memory budget in bytes (see `memory.ts`). @default DEFAULT_ENGINE_MEMORY */
   memoryBudget?: number;
+  /**
+   * Runs the engine in a Worker, so that its work never holds up the thread
+   * serving HTTP and WebSockets. @default false
+   */
+  worker?: boolean;
+  /**
+   * The engine's Worker died: every engine call fails from now on. The
+   * service reports it and exits so that it is restarted. @default log it
+   */
+  onEngineFailure?: (error: Error) => void;
 }
 
 /** Owns the engine and everything that talks to it. */
 export class EngineHost {
-  /** The engine server; only this module and sessions touch it. */
-  readonly server: PerspectiveServer;
+  /** The engine server, here or in a Worker; only this module and sessions touch it. */
+  readonly server: EngineServer;
   /** In-process client used for the service's own table calls. */
   readonly client: Client;
   /** Polls the engine on a schedule; see `conflate.ts`. */
@@ -73,7 +79,11 @@ export class EngineHost {
   #sent = 0;
   #shared: SharedViews | undefined;
 
-  private constructor(log: Logger, maxUpdateRate?: number) {
+  private constructor(
+    log: Logger,
+    maxUpdateRate: number | undefined,
+    server: (onPollRequest: () => void) => EngineServer,
+  ) {
     this.#log = log;
     // A poll that sends nothing leaves the conflator idle, so the next
     // update is processed at once instead of waiting out the interval.
@@ -85,8 +95,7 @@ export class EngineHost {
       maxUpdateRate,
       onError: (error) => log.warn("engine poll failed", { error }),
     });
-    this.server = new PerspectiveServer({ on_poll_request: () => this.conflator.request() });
-    installSafeClientMap(this.server);
+    this.server = server(() => this.conflator.request());
     // The session and the client each need the other; the session only
     // calls back after the client has sent a request, so it exists by then.
     this.#local = new EngineSession(
@@ -96,20 +105,45 @@ export class EngineHost {
         void this.client.handle_response(bytes);
       },
       log,
+      undefined,
+      // The client encodes each request into a buffer of its own.
+      { moveRequests: true },
     );
     this.#all.add(this.#local);
     this.client = make_client((req: Uint8Array) => this.#local.handle(req));
     this.memory = new EngineMemory(this.client);
   }
 
-  /** Creates a host with a fresh engine server. */
-  static create(options: EngineHostOptions = {}): Promise<EngineHost> {
-    const host = new EngineHost(options.log ?? silentLogger, options.maxUpdateRate);
+  /** Creates a host with a fresh engine server, here or in a Worker. */
+  static async create(options: EngineHostOptions = {}): Promise<EngineHost> {
+    const log = options.log ?? silentLogger;
+    let server: (onPollRequest: () => void) => EngineServer;
+    if (options.worker) {
+      // The Worker exists before the host's conflator: its poll requests
+      // reach the conflator once there is one.
+      let requestPoll = () => {};
+      const remote = await RemoteServer.start({
+        onPollRequest: () => requestPoll(),
+        onFatal: options.onEngineFailure ??
+          ((error) => log.error("engine worker failed", { error })),
+      });
+      server = (onPollRequest) => {
+        requestPoll = onPollRequest;
+        return remote;
+      };
+    } else {
+      server = (onPollRequest) => new LocalServer({ onPollRequest });
+    }
+    return new EngineHost(log, options.maxUpdateRate, server).#configure(options);
+  }
+
+  #configure(options: EngineHostOptions): EngineHost {
+    const host = this as EngineHost;
     // Made now rather than with the first viewer, so that it has seen every
     // write when it judges whether an older shared view is still fresh.
     if (options.shareViews ?? true) host.#shared = new SharedViews(host);
     if (options.memoryBudget !== undefined) host.memory.budget = options.memoryBudget;
-    return Promise.resolve(host);
+    return host;
   }
 
   /**
@@ -183,7 +217,7 @@ export class EngineHost {
 
   /** Entries in the engine's client map, the local session included. */
   get clientMapSize(): number {
-    return this.server.clients.size;
+    return this.server.clientCount;
   }
 
   /** Names of all hosted tables, in the engine's order. */
@@ -352,10 +386,11 @@ export class EngineHost {
     for (const s of [...this.#sessions]) s.close();
   }
 
-  /** Closes every session and stops polling the engine. */
+  /** Closes every session, stops polling the engine and stops its Worker. */
   close(): void {
     this.closeSessions();
     this.#shared?.close();
     this.conflator.close();
+    this.server.close();
   }
 }

@@ -5,36 +5,13 @@
  * @module
  */
 
-import type { PerspectiveServer } from "./perspective.ts";
+import type { EngineServer, RawSession, SessionCallback } from "./server.ts";
 import type { Logger } from "../ops/log.ts";
 import { decodeEnvelope, encodeEnvelope, type Envelope, readString } from "./envelope.ts";
 import { Req } from "../protocol/messages.ts";
 
 /** Receives a copy of each outbound protocol message. Must not throw. */
 export type SendFn = (bytes: Uint8Array) => void;
-
-type Callback = (buffer: Uint8Array) => Promise<void>;
-
-/**
- * A client map that answers unknown ids with a no-op, so a message the engine
- * still routes to a just-closed session cannot throw into whichever session's
- * call happened to trigger the poll.
- */
-export class SafeClientMap extends Map<number, Callback> {
-  static readonly #noop: Callback = () => Promise.resolve();
-
-  /** Returns the callback for `id`, or a no-op when it is gone. */
-  override get(id: number): Callback {
-    return super.get(id) ?? SafeClientMap.#noop;
-  }
-}
-
-/** Installs a {@linkcode SafeClientMap} on a server before any session exists. */
-export function installSafeClientMap(server: PerspectiveServer): void {
-  const safe = new SafeClientMap();
-  for (const [id, cb] of server.clients) safe.set(id, cb);
-  server.clients = safe;
-}
 
 /**
  * Message ids of the session's own requests; shared views use the range
@@ -55,7 +32,7 @@ const WRITES = new Set<number>([
 ]);
 
 /** Per engine server, who wants to hear of writes. */
-const writeWatchers = new WeakMap<PerspectiveServer, Set<(table: string) => void>>();
+const writeWatchers = new WeakMap<EngineServer, Set<(table: string) => void>>();
 
 /**
  * Calls `fn` with the table name of every write request any session of
@@ -64,17 +41,20 @@ const writeWatchers = new WeakMap<PerspectiveServer, Set<(table: string) => void
  *
  * @returns A function that stops the calls.
  */
-export function watchWrites(server: PerspectiveServer, fn: (table: string) => void): () => void {
+export function watchWrites(server: EngineServer, fn: (table: string) => void): () => void {
   let set = writeWatchers.get(server);
   if (!set) writeWatchers.set(server, set = new Set());
   set.add(fn);
   return () => set.delete(fn);
 }
 
-interface RawSession {
-  client_id: number;
-  handle_request(view: Uint8Array): Promise<void>;
-  close(): void;
+/** Options for {@linkcode EngineSession}. */
+export interface SessionOptions {
+  /**
+   * Requests are handed over, not lent: the caller never reads them again,
+   * so a Worker may take their buffers. @default false
+   */
+  moveRequests?: boolean;
 }
 
 /**
@@ -84,7 +64,7 @@ interface RawSession {
  * still has views.
  */
 export class EngineSession {
-  readonly #server: PerspectiveServer;
+  readonly #server: EngineServer;
   readonly #raw: RawSession;
   readonly #log: Logger;
   readonly #onClose?: () => void;
@@ -96,6 +76,7 @@ export class EngineSession {
   readonly #own = new Set<number>();
   #nextOwn = 0;
   #closed = false;
+  readonly #move: boolean;
 
   /**
    * @param server The engine server that owns the session.
@@ -103,18 +84,26 @@ export class EngineSession {
    * @param log Where request failures are reported.
    * @param onClose Runs once, after the session is closed.
    */
-  constructor(server: PerspectiveServer, send: SendFn, log: Logger, onClose?: () => void) {
+  constructor(
+    server: EngineServer,
+    send: SendFn,
+    log: Logger,
+    onClose?: () => void,
+    options: SessionOptions = {},
+  ) {
+    this.#move = options.moveRequests ?? false;
     this.#server = server;
     this.#log = log;
     this.#onClose = onClose;
-    // The engine frees the message memory once this promise resolves, so the
-    // bytes are copied before anything else sees them.
-    const callback: Callback = (buffer) => {
+    // The engine frees the message memory once this promise resolves, so its
+    // bytes are copied before anything else sees them; a Worker's are copies already.
+    const owned = server.ownsBuffers;
+    const callback: SessionCallback = (buffer) => {
       if ((this.#making.size > 0 || this.#own.size > 0) && this.#ownAnswer(buffer)) {
         return Promise.resolve();
       }
       if (!this.#closed) {
-        const copy = buffer.slice();
+        const copy = owned ? buffer : buffer.slice();
         try {
           send(copy);
         } catch (err) {
@@ -123,7 +112,7 @@ export class EngineSession {
       }
       return Promise.resolve();
     };
-    this.#raw = server.make_session(callback) as unknown as RawSession;
+    this.#raw = server.make_session(callback);
   }
 
   /** The engine's id for this session. */
@@ -149,7 +138,7 @@ export class EngineSession {
     if (this.#closed) return;
     const making = this.#track(bytes);
     try {
-      await this.#raw.handle_request(bytes);
+      await this.#raw.handle_request(bytes, this.#move);
     } catch (err) {
       this.#log.warn("protocol request failed", { session: this.id, error: err });
     } finally {
@@ -249,7 +238,6 @@ export class EngineSession {
     try {
       this.#raw.close();
     } finally {
-      this.#server.clients.delete(this.#raw.client_id);
       this.#onClose?.();
     }
   }

@@ -8,7 +8,7 @@
  */
 
 import type { Conflator } from "./conflate.ts";
-import type { PerspectiveServer } from "./perspective.ts";
+import type { EngineServer } from "./server.ts";
 import { watchWrites } from "./session.ts";
 
 /** When a view was made, as {@linkcode ViewAges} sees time. */
@@ -34,7 +34,7 @@ export class ViewAges {
   /** Writes made before this tracker existed are surely applied after this many polls. */
   readonly #startSettles: number;
 
-  constructor(server: PerspectiveServer, conflator: Conflator) {
+  constructor(server: EngineServer, conflator: Conflator) {
     this.#conflator = conflator;
     this.#startSettles = conflator.polls + (conflator.running ? 1 : 0);
     watchWrites(server, (table) => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { EngineHost } from "../../src/engine/host.ts";
 import { make_client } from "../../src/engine/perspective.ts";
+import type { LocalServer } from "../../src/engine/server.ts";
 import { websocketUrl, withService } from "../support/service.ts";
 import { waitFor } from "../support/wait.ts";
 import { decodeEnvelope } from "../../src/engine/envelope.ts";
@@ -73,7 +74,7 @@ Deno.test("EngineSession copies each outbound message before handing it on", asy
   const t = await host.table("t");
   for (let i = 0; i < 20; i++) await t!.update([{ x: i }]);
   assert.deepEqual(first, snapshot);
-  assert.notEqual(first.buffer, (host.server.module as { HEAPU8: Uint8Array }).HEAPU8.buffer);
+  assert.notEqual(first.buffer, ((host.server as LocalServer).engine.module as { HEAPU8: Uint8Array }).HEAPU8.buffer);
   await client.handle_response(first);
   assert.deepEqual(await names, ["t"]);
   session.close();
