@@ -60,6 +60,15 @@ export interface EngineHostOptions {
   onEngineFailure?: (error: Error) => void;
 }
 
+/**
+ * Makes the host's engine server, given what asks the conflator for a poll
+ * and what fails the host's calls in flight when the engine dies.
+ */
+type ServerFactory = (
+  onPollRequest: () => void,
+  failCalls: (error: Error) => void,
+) => EngineServer;
+
 /** Owns the engine and everything that talks to it. */
 export class EngineHost {
   /** The engine server, here or in a Worker; only this module and sessions touch it. */
@@ -82,7 +91,7 @@ export class EngineHost {
   private constructor(
     log: Logger,
     maxUpdateRate: number | undefined,
-    server: (onPollRequest: () => void) => EngineServer,
+    server: ServerFactory,
   ) {
     this.#log = log;
     // A poll that sends nothing leaves the conflator idle, so the next
@@ -95,7 +104,7 @@ export class EngineHost {
       maxUpdateRate,
       onError: (error) => log.warn("engine poll failed", { error }),
     });
-    this.server = server(() => this.conflator.request());
+    this.server = server(() => this.conflator.request(), (error) => this.#failCalls(error));
     // The session and the client each need the other; the session only
     // calls back after the client has sent a request, so it exists by then.
     this.#local = new EngineSession(
@@ -110,25 +119,35 @@ export class EngineHost {
       { moveRequests: true },
     );
     this.#all.add(this.#local);
-    this.client = make_client((req: Uint8Array) => this.#local.handle(req));
+    // Once the engine cannot answer, a call fails at once instead of waiting
+    // for an answer that never comes.
+    this.client = make_client((req: Uint8Array) =>
+      this.server.failure ? Promise.reject(this.server.failure) : this.#local.handle(req)
+    );
     this.memory = new EngineMemory(this.client);
   }
 
   /** Creates a host with a fresh engine server, here or in a Worker. */
   static async create(options: EngineHostOptions = {}): Promise<EngineHost> {
     const log = options.log ?? silentLogger;
-    let server: (onPollRequest: () => void) => EngineServer;
+    let server: ServerFactory;
     if (options.worker) {
       // The Worker exists before the host's conflator: its poll requests
       // reach the conflator once there is one.
       let requestPoll = () => {};
+      let failEngineCalls = (_error: Error) => {};
       const remote = await RemoteServer.start({
         onPollRequest: () => requestPoll(),
-        onFatal: options.onEngineFailure ??
-          ((error) => log.error("engine worker failed", { error })),
+        onFatal: (error) => {
+          failEngineCalls(error);
+          (options.onEngineFailure ?? ((e) => log.error("engine worker failed", { error: e })))(
+            error,
+          );
+        },
       });
-      server = (onPollRequest) => {
+      server = (onPollRequest, failCalls) => {
         requestPoll = onPollRequest;
+        failEngineCalls = failCalls;
         return remote;
       };
     } else {
@@ -392,5 +411,11 @@ export class EngineHost {
     this.#shared?.close();
     this.conflator.close();
     this.server.close();
+    if (this.server.failure) this.#failCalls(this.server.failure);
+  }
+
+  /** Fails the service's own calls still waiting on an engine that stopped. */
+  #failCalls(error: Error): void {
+    void this.client.handle_error(error.message).catch(() => {});
   }
 }

@@ -37,6 +37,11 @@ export interface EngineServer {
    * the engine's own are views of its memory, freed after the callback.
    */
   readonly ownsBuffers: boolean;
+  /**
+   * Why the server can no longer answer (its Worker died or was stopped),
+   * or undefined while it can.
+   */
+  readonly failure: Error | undefined;
   /** Stops the server; later calls fail. */
   close(): void;
 }
@@ -71,7 +76,9 @@ export class LocalServer implements EngineServer {
 
   constructor(options: LocalServerOptions = {}) {
     const onPoll = options.onPollRequest;
-    this.engine = new PerspectiveServer(onPoll ? { on_poll_request: () => Promise.resolve(onPoll()) } : undefined);
+    this.engine = new PerspectiveServer(
+      onPoll ? { on_poll_request: () => Promise.resolve(onPoll()) } : undefined,
+    );
     const safe = new SafeClientMap();
     for (const [id, cb] of this.engine.clients) safe.set(id, cb);
     this.engine.clients = safe;
@@ -103,6 +110,9 @@ export class LocalServer implements EngineServer {
   get clientCount(): number {
     return this.engine.clients.size;
   }
+
+  /** An engine on this thread answers as long as the process runs. */
+  readonly failure = undefined;
 
   /** The engine's memory is shared by the process's servers and is not freed. */
   close(): void {}

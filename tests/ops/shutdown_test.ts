@@ -11,8 +11,18 @@ import { columnsOf } from "../support/columns.ts";
 
 const ROWS_PER_BATCH = 20_000;
 
+/**
+ * The engine stays on this thread: these tests read the tables after the
+ * drain, and an engine in a Worker stops with the drain.
+ */
 function start(drainSeconds = 20): Promise<Service> {
-  return startService({ port: 0, demo: false, log: silentLogger, drainSeconds });
+  return startService({
+    port: 0,
+    demo: false,
+    log: silentLogger,
+    drainSeconds,
+    engineWorker: false,
+  });
 }
 
 type Outcome = { batch: number; result: "acked" | "refused" | "failed" };

@@ -66,7 +66,8 @@ export class RemoteServer implements EngineServer {
         }
         server.#fail(error);
       };
-      worker.onmessageerror = () => server.#fail(new EngineWorkerError("engine worker message lost"));
+      worker.onmessageerror = () =>
+        server.#fail(new EngineWorkerError("engine worker message lost"));
     });
   }
 
