@@ -65,6 +65,13 @@ export class LogState {
     this.#meta.clear();
   }
 
+  /** Marks `table` durable; returns what undoes it, when it was not durable before. */
+  #markDurable(table: string | undefined): (() => void) | undefined {
+    if (table === undefined || this.#durable.has(table)) return undefined;
+    this.#durable.add(table);
+    return () => this.#durable.delete(table);
+  }
+
   /**
    * Applies one change. A batch is staged in the engine and returns the
    * promise of its settled result; the others are done when this resolves.
@@ -73,15 +80,28 @@ export class LogState {
    */
   async apply(change: Change): Promise<{ settled: Promise<BatchResult> } | undefined> {
     switch (change.type) {
+      // A table is durable from the moment the engine may hold it: a write
+      // that finds it there while the create is still under way is logged.
       case "batch": {
-        const staged = await this.#applier.stage(change.batch);
-        if (change.batch.create) this.#durable.add(change.batch.table);
-        return { settled: staged.settle() };
+        const marked = this.#markDurable(change.batch.create ? change.batch.table : undefined);
+        try {
+          const staged = await this.#applier.stage(change.batch);
+          return { settled: staged.settle() };
+        } catch (err) {
+          marked?.();
+          throw err;
+        }
       }
-      case "create":
-        await this.#applier.create(change.table, change.def);
-        this.#durable.add(change.table);
+      case "create": {
+        const marked = this.#markDurable(change.table);
+        try {
+          await this.#applier.create(change.table, change.def);
+        } catch (err) {
+          marked?.();
+          throw err;
+        }
         return undefined;
+      }
       case "drop":
         this.#durable.delete(change.table);
         await this.#host.dropTable(change.table);

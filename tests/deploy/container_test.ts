@@ -215,6 +215,7 @@ Deno.test({
         sources: { ok: true },
         draining: { ok: true },
         storage: { ok: true },
+        engine: { ok: true },
       });
       const health = await probe("/healthz");
       assert.equal(health.status, 200);

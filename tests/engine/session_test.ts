@@ -22,6 +22,8 @@ Deno.test("1,000 WebSocket connect/close cycles leave no entry in the client map
       await Promise.all(Array.from({ length: 50 }, cycle));
     }
     await waitFor("every session to be closed", () => service.host.sessionCount === 0);
+    // The engine's Worker reports its client map after each close it handles.
+    await waitFor("the client map back to its size", () => service.host.clientMapSize <= baseline);
     assert.equal(service.host.clientMapSize, baseline);
   });
 });
@@ -74,7 +76,10 @@ Deno.test("EngineSession copies each outbound message before handing it on", asy
   const t = await host.table("t");
   for (let i = 0; i < 20; i++) await t!.update([{ x: i }]);
   assert.deepEqual(first, snapshot);
-  assert.notEqual(first.buffer, ((host.server as LocalServer).engine.module as { HEAPU8: Uint8Array }).HEAPU8.buffer);
+  assert.notEqual(
+    first.buffer,
+    ((host.server as LocalServer).engine.module as { HEAPU8: Uint8Array }).HEAPU8.buffer,
+  );
   await client.handle_response(first);
   assert.deepEqual(await names, ["t"]);
   session.close();
