@@ -9,6 +9,7 @@ import { EngineHost } from "./engine/host.ts";
 import { startDemo } from "./engine/demo.ts";
 import { cgroupMemoryLimit, chooseBudget } from "./engine/memory.ts";
 import { createHandler, type HandlerDeps } from "./server/handler.ts";
+import { SharedViews } from "./fanout/shared_views.ts";
 import type { EnvConfig } from "./config/env.ts";
 import { createLogger, type Logger } from "./ops/log.ts";
 import { Readiness } from "./ops/health.ts";
@@ -34,6 +35,8 @@ import type { StorageFs } from "./storage/fs.ts";
 export interface Service {
   /** The engine host. */
   host: EngineHost;
+  /** The views viewers share, when `shareViews` is on. */
+  sharedViews?: SharedViews;
   /** The bound address. */
   addr: Deno.NetAddr;
   /** The URL of the home page, base path included. */
@@ -106,7 +109,6 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const host = await EngineHost.create({
     log,
     maxUpdateRate: options.maxUpdateRate,
-    shareViews: options.shareViews,
     memoryBudget: memory.budget,
     worker: options.engineWorker ?? true,
     onEngineFailure: (error) => {
@@ -115,6 +117,9 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       options.onEngineFailure?.(error);
     },
   });
+  // Made with the host rather than with the first viewer, so that it has
+  // seen every write when it judges whether an older shared view is fresh.
+  const sharedViews = (options.shareViews ?? true) ? new SharedViews(host) : undefined;
   const stop = new AbortController();
   const basePath = options.basePath ?? "";
   const metrics = options.handler?.metrics ?? new ServiceMetrics();
@@ -161,6 +166,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     basePath,
     log,
     ...options.handler,
+    websocket: { ...options.handler?.websocket, viewers: sharedViews },
     security,
     metrics,
     readiness,
@@ -272,6 +278,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const hostPart = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {
     host,
+    sharedViews,
     addr,
     url: `http://${hostPart}:${addr.port}${basePath}/`,
     readiness,

@@ -1,5 +1,5 @@
 // Replicated mode's transport: the service's broadcast stream for one table
-// (protocol: src/engine/broadcast_protocol.ts). A local table in a worker
+// (protocol: src/fanout/broadcast_protocol.ts). A local table in a worker
 // takes the snapshot, then the deltas every viewer shares; after a drop (for
 // instance 4008, too slow) it reconnects and starts again from a snapshot.
 

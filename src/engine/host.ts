@@ -12,7 +12,6 @@ import { type EngineServer, LocalServer } from "./server.ts";
 import { RemoteServer } from "./worker/remote.ts";
 import { type Logger, silentLogger } from "../ops/log.ts";
 import { Conflator } from "./conflate.ts";
-import { SharedViews, type ViewerSession } from "./shared_views.ts";
 import { EngineMemory } from "./memory.ts";
 import { EngineReadError } from "./read_error.ts";
 
@@ -44,8 +43,6 @@ export interface EngineHostOptions {
   log?: Logger;
   /** Maximum engine polls, so notifications per viewer, a second. @default 20 */
   maxUpdateRate?: number;
-  /** Viewers opening identical views share one engine view (see `shared_views.ts`). @default true */
-  shareViews?: boolean;
   /** Engine memory budget in bytes (see `memory.ts`). @default DEFAULT_ENGINE_MEMORY */
   memoryBudget?: number;
   /**
@@ -86,7 +83,9 @@ export class EngineHost {
   readonly #tables = new Map<string, Table>();
   readonly #log: Logger;
   #sent = 0;
-  #shared: SharedViews | undefined;
+  /** What must let go of a table before the engine deletes it (shared views). */
+  readonly #beforeDrop = new Set<(table: string) => Promise<void>>();
+  readonly #onClose = new Set<() => void>();
 
   private constructor(
     log: Logger,
@@ -157,12 +156,8 @@ export class EngineHost {
   }
 
   #configure(options: EngineHostOptions): EngineHost {
-    const host = this as EngineHost;
-    // Made now rather than with the first viewer, so that it has seen every
-    // write when it judges whether an older shared view is still fresh.
-    if (options.shareViews ?? true) host.#shared = new SharedViews(host);
-    if (options.memoryBudget !== undefined) host.memory.budget = options.memoryBudget;
-    return host;
+    if (options.memoryBudget !== undefined) this.memory.budget = options.memoryBudget;
+    return this;
   }
 
   /**
@@ -204,16 +199,19 @@ export class EngineHost {
   }
 
   /**
-   * Opens a session for a remote viewer: with `shareViews`, one whose
-   * identical views share an engine view; otherwise a plain engine session.
+   * Runs `fn` before each drop of a table and awaits it: what holds engine
+   * views of its own on the table (shared views) deletes them first.
+   *
+   * @returns A function that stops the calls.
    */
-  openViewerSession(send: SendFn): EngineSession | ViewerSession {
-    return this.#shared?.openSession(send) ?? this.openSession(send);
+  beforeDrop(fn: (table: string) => Promise<void>): () => void {
+    this.#beforeDrop.add(fn);
+    return () => this.#beforeDrop.delete(fn);
   }
 
-  /** The shared-view counters, when sharing is on and in use. */
-  get sharedViews(): SharedViews | undefined {
-    return this.#shared;
+  /** Runs `fn` once when the host closes, before its sessions' engine stops. */
+  onClose(fn: () => void): void {
+    this.#onClose.add(fn);
   }
 
   /**
@@ -354,7 +352,7 @@ export class EngineHost {
     if (!(await this.table(name))) return false;
     this.#tables.delete(name);
     for (let attempt = 1;; attempt++) {
-      await this.#shared?.dropTable(name);
+      for (const fn of this.#beforeDrop) await fn(name);
       await Promise.all([...this.#all].map((s) => s.deleteViewsOn(name)));
       try {
         // `delete` consumes the handle it is called on, and others may hold the cached one.
@@ -408,7 +406,8 @@ export class EngineHost {
   /** Closes every session, stops polling the engine and stops its Worker. */
   close(): void {
     this.closeSessions();
-    this.#shared?.close();
+    for (const fn of this.#onClose) fn();
+    this.#onClose.clear();
     this.conflator.close();
     this.server.close();
     if (this.server.failure) this.#failCalls(this.server.failure);

@@ -1,12 +1,12 @@
 /**
  * `GET /websocket/broadcast/{table}`: a replicated viewer's subscription to
- * one table's deltas (protocol in `src/engine/broadcast_protocol.ts`).
+ * one table's deltas (protocol in `src/fanout/broadcast_protocol.ts`).
  *
  * @module
  */
 
 import type { EngineHost } from "../engine/host.ts";
-import { BroadcastHub, NoSuchTableError } from "../engine/broadcast.ts";
+import { BroadcastHub, NoSuchTableError } from "../fanout/broadcast.ts";
 import type { Logger } from "../ops/log.ts";
 import { HttpError } from "./http_error.ts";
 import { Outbound, type OutboundOptions } from "./outbound.ts";

@@ -5,6 +5,7 @@
  */
 
 import type { EngineHost } from "../engine/host.ts";
+import type { SharedViews } from "../fanout/shared_views.ts";
 import type { Logger } from "../ops/log.ts";
 import { HttpError } from "./http_error.ts";
 import type { SocketObserver } from "../ops/connections.ts";
@@ -25,6 +26,8 @@ export interface WebSocketOptions {
   outbound?: OutboundOptions;
   /** Where guarded sessions' edits of shared tables go; without it they reach the engine. */
   sink?: EditSink;
+  /** Identical views of its viewers share one engine view; without it each has its own. */
+  viewers?: SharedViews;
 }
 
 /** Close code for a client that sent a text frame: the protocol is binary only. */
@@ -63,11 +66,12 @@ export async function upgradeSession(
   const observer = options.observer;
   // Engine output goes through the bounded queue: a slow client is dropped, never buffered without bound.
   const outbound = new Outbound(socket, options.outbound);
-  const session = host.openViewerSession((engineBytes) => {
+  const send = (engineBytes: Uint8Array) => {
     const bytes = gate ? gate.outbound(engineBytes) : engineBytes;
     if (bytes.byteLength === 0) return;
     if (outbound.send(bytes)) observer?.sent(socket, bytes.byteLength);
-  });
+  };
+  const session = options.viewers?.openSession(send) ?? host.openSession(send);
   if (observer) socket.addEventListener("open", () => observer.opened(socket), { once: true });
   log.debug("websocket open", { session: session.id });
   socket.onmessage = (event) => {

@@ -5,6 +5,7 @@ import { type Client, make_client } from "../../src/engine/perspective.ts";
 import { StatusError } from "../../src/engine/batch_types.ts";
 import { DEMO_SCHEMA, startDemo } from "../../src/engine/demo.ts";
 import { waitFor } from "../support/wait.ts";
+import { SharedViews } from "../../src/fanout/shared_views.ts";
 
 Deno.test("EngineHost.tableInfo() reports schema columns in the table's order", async () => {
   const host = await EngineHost.create();
@@ -59,14 +60,15 @@ function connect(open: (send: (bytes: Uint8Array) => void) => { handle(b: Uint8A
 }
 
 Deno.test("EngineHost.dropTable() deletes every session's views on the table, fires their on_delete and frees the name", async () => {
-  const host = await EngineHost.create({ shareViews: true });
+  const host = await EngineHost.create();
+  const shared = new SharedViews(host);
   const sessions: { close(): void }[] = [];
   const track = <T extends { close(): void }>(s: T) => (sessions.push(s), s);
   try {
     await host.createTable("a", [{ x: 1 }]);
     const b = await host.createTable("b", { x: "integer" });
     const plain = connect((send) => track(host.openSession(send)));
-    const viewer = connect((send) => track(host.openViewerSession(send)));
+    const viewer = connect((send) => track(shared.openSession(send)));
     const plainA = await (await plain.open_table("a")).view();
     const viewerA = await (await viewer.open_table("a")).view();
     const localA = await (await host.table("a"))!.view();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import perspective from "@finos/perspective";
-import { applyFrame, type BroadcastHello } from "../../src/engine/broadcast_protocol.ts";
+import { applyFrame, type BroadcastHello } from "../../src/fanout/broadcast_protocol.ts";
 import type { Table } from "../../src/engine/perspective.ts";
 import { withService } from "../support/service.ts";
 import { waitFor } from "../support/wait.ts";

@@ -64,7 +64,7 @@ for (const shareViews of [true, false]) {
         await viewB.on_update(() => updatesB++);
         // Round trips prove the subscriptions reached the server.
         await Promise.all([viewA.num_rows(), otherA.num_rows(), viewB.num_rows()]);
-        if (shareViews) assert.equal(service.host.sharedViews!.stats.views, 3);
+        if (shareViews) assert.equal(service.sharedViews!.stats.views, 3);
 
         const drop = await fetch(api(service, "a"), { method: "DELETE" });
         assert.equal(drop.status, 204);
@@ -78,7 +78,7 @@ for (const shareViews of [true, false]) {
           await assert.rejects(view.num_rows(), /View not found/);
         }
         assert.deepEqual(await client.get_hosted_table_names(), ["b"]);
-        if (shareViews) assert.equal(service.host.sharedViews!.stats.views, 1);
+        if (shareViews) assert.equal(service.sharedViews!.stats.views, 1);
 
         // The same socket's view on another table carries on.
         await post(api(service, "b/rows"), [{ id: 2, v: 2 }]);
@@ -107,7 +107,7 @@ for (const shareViews of [true, false]) {
       await waitFor("closed sockets to leave no session", () => service.host.sessionCount === 0);
       if (shareViews) {
         await waitFor("no shared view left", () => {
-          const s = service.host.sharedViews!.stats;
+          const s = service.sharedViews!.stats;
           return s.views === 0 && s.aliases === 0;
         });
       }

@@ -20,7 +20,7 @@
  * @module
  */
 
-import type { Schema } from "./perspective.ts";
+import type { Schema } from "../engine/perspective.ts";
 
 /** Binary frame kind: the rows that follow replace the subscriber's table. */
 export const FRAME_SNAPSHOT = 1;

@@ -31,10 +31,10 @@
  * @module
  */
 
-import type { EngineHost } from "./host.ts";
-import type { EngineSession, SendFn } from "./session.ts";
+import type { EngineHost } from "../engine/host.ts";
+import type { EngineSession, SendFn } from "../engine/session.ts";
 import { type Birth, ViewAges } from "./view_age.ts";
-import { decodeEnvelope, encodeEnvelope, type Envelope } from "./envelope.ts";
+import { decodeEnvelope, encodeEnvelope, type Envelope } from "../engine/envelope.ts";
 import { viewShape } from "./view_config.ts";
 import { ViewerSession } from "./viewer_session.ts";
 import { Req, SERVER_ERROR } from "../protocol/messages.ts";
@@ -110,6 +110,8 @@ export class SharedViews {
       for (const v of this.#live) v.cache = new Map();
     });
     this.#ages = new ViewAges(host.server, host.conflator);
+    host.beforeDrop((table) => this.dropTable(table));
+    host.onClose(() => this.close());
   }
 
   /** A snapshot of the counters. */

@@ -7,9 +7,9 @@
  * @module
  */
 
-import type { Conflator } from "./conflate.ts";
-import type { EngineServer } from "./server.ts";
-import { watchWrites } from "./session.ts";
+import type { Conflator } from "../engine/conflate.ts";
+import type { EngineServer } from "../engine/server.ts";
+import { watchWrites } from "../engine/session.ts";
 
 /** When a view was made, as {@linkcode ViewAges} sees time. */
 export interface Birth {

@@ -82,7 +82,7 @@ Deno.test("SharedViews: viewers of the default grid share one engine view while 
         await source.update([{ id: 10 + i, flag: i % 2 === 0, v: i }]);
         await service.host.flush();
       }
-      const shared = service.host.sharedViews!;
+      const shared = service.sharedViews!;
       assert.equal(shared.stats.views, 1);
       assert.equal(shared.stats.aliases, 4);
       const fresh = await source.view();
@@ -105,7 +105,7 @@ Deno.test("SharedViews: viewers of a filtered view share it while the table is u
         const v = await (await c.open_table("t")).view({ ...FILTERED, sort: [["v", "desc"]] });
         assert.equal(await v.num_rows(), 2);
       }
-      assert.equal(service.host.sharedViews!.stats.views, 1);
+      assert.equal(service.sharedViews!.stats.views, 1);
     } finally {
       await Promise.all(clients.map((c) => c.terminate()));
     }
@@ -158,7 +158,7 @@ Deno.test("SharedViews: configurations that differ only in expression and aggreg
         expressions: { next: '"v" + 1', double: '"v" * 2' },
         aggregates: { id: "count", v: "sum" },
       });
-      assert.equal(service.host.sharedViews!.stats.views, 1);
+      assert.equal(service.sharedViews!.stats.views, 1);
       assert.deepEqual(await second.to_columns(), await first.to_columns());
     } finally {
       await c1.terminate();

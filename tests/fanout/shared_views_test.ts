@@ -22,7 +22,7 @@ Deno.test("SharedViews: viewers with the same view share one engine view and see
         cs.map(async (c) => (await c.open_table("t")).view({ sort: [["v", "desc"]] })),
       );
       const other = await (await cs[0].open_table("t")).view({ columns: ["id"] });
-      const shared = service.host.sharedViews!;
+      const shared = service.sharedViews!;
       assert.equal(shared.stats.views, 2);
       assert.equal(shared.stats.aliases, 4);
       const seen = views.map(() => 0);
@@ -49,7 +49,7 @@ Deno.test("SharedViews: viewers with the same view share one engine view and see
       await Promise.all(cs.map((c) => c.terminate()));
     }
     await waitFor("closed sessions to release their views", () => {
-      const s = service.host.sharedViews!.stats;
+      const s = service.sharedViews!.stats;
       return s.views === 0 && s.aliases === 0;
     });
   });
@@ -119,7 +119,7 @@ Deno.test("SharedViews: remove_update stops one viewer's notifications only", as
       await waitFor("the remaining listener", () => second > 0);
       await v1.num_rows();
       assert.equal(first, 0);
-      assert.equal(service.host.sharedViews!.stats.views, 1);
+      assert.equal(service.sharedViews!.stats.views, 1);
     } finally {
       await c1.terminate();
       await c2.terminate();
@@ -134,7 +134,7 @@ Deno.test("SharedViews: when the last viewer leaves, no engine session or view i
     const cs = await clients(service, 3);
     try {
       for (const c of cs) await (await c.open_table("t")).view();
-      assert.equal(service.host.sharedViews!.stats.views, 1);
+      assert.equal(service.sharedViews!.stats.views, 1);
     } finally {
       await Promise.all(cs.map((c) => c.terminate()));
     }
@@ -142,6 +142,6 @@ Deno.test("SharedViews: when the last viewer leaves, no engine session or view i
       "the client map to return to its baseline",
       () => service.host.sessionCount === 0 && service.host.clientMapSize === baseline,
     );
-    assert.equal(service.host.sharedViews!.stats.views, 0);
+    assert.equal(service.sharedViews!.stats.views, 0);
   });
 });

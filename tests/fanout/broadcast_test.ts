@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import perspective from "@finos/perspective";
 import { EngineHost } from "../../src/engine/host.ts";
-import { BroadcastHub, NoSuchTableError } from "../../src/engine/broadcast.ts";
-import { applyFrame, type BroadcastHello } from "../../src/engine/broadcast_protocol.ts";
+import { BroadcastHub, NoSuchTableError } from "../../src/fanout/broadcast.ts";
+import { applyFrame, type BroadcastHello } from "../../src/fanout/broadcast_protocol.ts";
 import type { Table } from "../../src/engine/perspective.ts";
 import { waitFor } from "../support/wait.ts";
 

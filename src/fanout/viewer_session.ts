@@ -8,7 +8,7 @@
  */
 
 import type { SharedView, SharedViews } from "./shared_views.ts";
-import type { EngineSession, SendFn } from "./session.ts";
+import type { EngineSession, SendFn } from "../engine/session.ts";
 import {
   decodeEnvelope,
   encodeEnvelope,
@@ -16,7 +16,7 @@ import {
   readString,
   readVarint,
   stringMessage,
-} from "./envelope.ts";
+} from "../engine/envelope.ts";
 import { Req, SERVER_ERROR } from "../protocol/messages.ts";
 import { pushBytes, pushVarintField } from "../protocol/wire.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { viewShape } from "../../src/engine/view_config.ts";
+import { viewShape } from "../../src/fanout/view_config.ts";
 import { readString } from "../../src/engine/envelope.ts";
 import { fields, ProtocolError, pushBytes, pushVarintField } from "../../src/protocol/wire.ts";
 

@@ -16,14 +16,14 @@
  * @module
  */
 
-import type { EngineHost } from "./host.ts";
+import type { EngineHost } from "../engine/host.ts";
 import {
   type Client,
   make_client,
   PerspectiveServer,
   type Table,
   type View,
-} from "./perspective.ts";
+} from "../engine/perspective.ts";
 import {
   type BroadcastHello,
   encodeFrame,
