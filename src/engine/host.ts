@@ -12,7 +12,7 @@ import { type EngineServer, LocalServer } from "./server.ts";
 import { RemoteServer } from "./worker/remote.ts";
 import { type Logger, silentLogger } from "../ops/log.ts";
 import { Conflator } from "./conflate.ts";
-import { EngineMemory } from "./memory.ts";
+import { EngineMemory, engineUsedBytes, memoryStats } from "./memory.ts";
 import { EngineReadError } from "./read_error.ts";
 
 /** What the API reports about a hosted table. */
@@ -230,6 +230,16 @@ export class EngineHost {
   /** Number of open remote sessions. */
   get sessionCount(): number {
     return this.#sessions.size;
+  }
+
+  /** Requests refused for want of engine memory, and batches not stored whole. */
+  readonly memoryCounts: { readonly refusals: number; readonly discrepancies: number } =
+    memoryStats;
+
+  /** The engine's heap and used bytes, NaN where unknown, for metrics. */
+  async engineMemory(): Promise<{ heap: number; used: number }> {
+    const info = await this.client.system_info();
+    return { heap: Number(info.heap_size), used: engineUsedBytes(info.used_size) };
   }
 
   /** Entries in the engine's client map, the local session included. */

@@ -7,11 +7,21 @@
 
 import type { Logger } from "../ops/log.ts";
 import { ConfigError } from "../config/env.ts";
-import type { FileConfig } from "../config/file.ts";
 import type { BatchSink } from "./sink.ts";
 import { IngestError } from "./batch.ts";
 import { SourceError } from "./source.ts";
-import { type RunningSources, startSources } from "./source_runner.ts";
+import { type RunningSources, type SourceSpec, startSources } from "./source_runner.ts";
+import type { TableDef } from "./batch.ts";
+
+/** What start-up reads of the config file (`config/file.ts` parses it). */
+export interface StartupConfig {
+  /** Tables to create, each with its name. */
+  tables: readonly ({ name: string } & TableDef)[];
+  /** Sources to start. */
+  sources: readonly SourceSpec[];
+  /** Directory that relative module paths resolve against. */
+  baseDir: string;
+}
 
 /**
  * Creates each configured table that does not exist yet.
@@ -19,7 +29,7 @@ import { type RunningSources, startSources } from "./source_runner.ts";
  * @throws {ConfigError} when a table exists with another definition.
  */
 export async function createConfiguredTables(
-  config: FileConfig,
+  config: StartupConfig,
   sink: BatchSink,
 ): Promise<void> {
   for (const [i, t] of config.tables.entries()) {
@@ -41,7 +51,7 @@ export async function createConfiguredTables(
  *   (`sources[i].use`) or the option its check refused (`sources[i].options.x`).
  */
 export async function startConfiguredSources(
-  config: FileConfig,
+  config: StartupConfig,
   sink: BatchSink,
   log: Logger,
 ): Promise<RunningSources> {

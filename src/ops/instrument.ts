@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Handler } from "../server/handler.ts";
+import type { Handler } from "./http.ts";
 import type { ServiceMetrics } from "./service_metrics.ts";
 
 /** The ingest path below the base path: `POST|PUT|DELETE /api/tables/{table}/rows`. */

@@ -20,9 +20,9 @@ export {
 export { INGEST_FORMATS, type IngestObservation, ServiceMetrics } from "./service_metrics.ts";
 export { CLOSE_GOING_AWAY, Connections, type SocketObserver } from "./connections.ts";
 export { Readiness, type ReadinessReport } from "./health.ts";
-export { OPS_PATHS, opsRoutes } from "./routes.ts";
 export { withRequestLog } from "./request_log.ts";
 export { withMetrics } from "./instrument.ts";
+export type { Handler } from "./http.ts";
 export {
   DEFAULT_DRAIN_SECONDS,
   drain,

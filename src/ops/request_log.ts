@@ -6,7 +6,7 @@
  */
 
 import type { Logger } from "./log.ts";
-import type { Handler } from "../server/handler.ts";
+import type { Handler } from "./http.ts";
 
 /** Options for {@linkcode withRequestLog}. */
 export interface RequestLogOptions {

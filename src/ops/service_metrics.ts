@@ -8,8 +8,7 @@
 
 import { type Counter, type Gauge, type Histogram, Registry } from "./metrics.ts";
 import { Connections } from "./connections.ts";
-import { outboundStats } from "../server/outbound.ts";
-import { engineUsedBytes, memoryStats } from "../engine/memory.ts";
+import { outboundStats } from "./outbound_stats.ts";
 import { type StorageSource, watchStorage } from "./storage_metrics.ts";
 
 /**
@@ -47,8 +46,10 @@ export interface MetricsHost {
   readonly sessionCount: number;
   /** Every hosted table with its size. */
   listTables(): Promise<{ name: string; size: number }[]>;
-  /** The engine's in-process client, for its memory figures. */
-  readonly client: { system_info(): Promise<{ heap_size?: unknown; used_size?: unknown }> };
+  /** The engine's heap and used bytes, NaN where unknown. */
+  engineMemory(): Promise<{ heap: number; used: number }>;
+  /** Requests refused for want of engine memory, and batches not stored whole. */
+  readonly memoryCounts?: { readonly refusals: number; readonly discrepancies: number };
   /** The engine's memory budget, when the host keeps one. */
   readonly memory?: { readonly budget: number; readonly reserved: number };
   /** The engine's poll scheduler, when it reports each poll. */
@@ -250,13 +251,12 @@ export class ServiceMetrics {
       help: "Batches the engine resolved without storing them whole (answered 500).",
     });
     r.collect(async () => {
-      const info = await host.client.system_info();
-      const heap = Number(info.heap_size);
-      const used = engineUsedBytes(info.used_size);
+      const { heap, used } = await host.engineMemory();
       if (Number.isFinite(heap)) engine.set({ kind: "heap" }, heap);
       if (Number.isFinite(used)) engine.set({ kind: "used" }, used);
-      refusals.inc(undefined, memoryStats.refusals - refusals.get());
-      discrepancies.inc(undefined, memoryStats.discrepancies - discrepancies.get());
+      const counts = host.memoryCounts ?? { refusals: 0, discrepancies: 0 };
+      refusals.inc(undefined, counts.refusals - refusals.get());
+      discrepancies.inc(undefined, counts.discrepancies - discrepancies.get());
       if (!host.memory) return;
       const reserved = host.memory.reserved;
       engine.set({ kind: "reserved" }, reserved);

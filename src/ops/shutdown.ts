@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Handler } from "../server/handler.ts";
+import type { Handler } from "./http.ts";
 import type { Logger } from "./log.ts";
 
 /** Seconds a drain may take by default. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { HttpError } from "../server/http_error.ts";
+import { StatusError } from "../engine/batch_types.ts";
 import { type Logger, silentLogger } from "../ops/log.ts";
 import type { SecurityConfig } from "./config.ts";
 import { ConnectionLimiter, RateLimiter } from "./limits.ts";
@@ -80,18 +80,18 @@ export class Security {
    * Finds the principal behind a request.
    *
    * @param allowQuery Accept `?token=` (WebSocket upgrades only; browsers cannot set headers there).
-   * @throws {HttpError} 401 with `WWW-Authenticate` when no valid token is presented.
+   * @throws {StatusError} 401 with `WWW-Authenticate` when no valid token is presented.
    */
   async authenticate(req: Request, allowQuery = false): Promise<Principal> {
     if (this.open) return { name: "anonymous", grants: ALL_GRANTS, via: "open" };
     const cred = this.#credential(req, allowQuery);
     if (!cred) {
-      throw new HttpError(401, "a bearer token is required", { "www-authenticate": CHALLENGE });
+      throw new StatusError(401, "a bearer token is required", { "www-authenticate": CHALLENGE });
     }
     const entry = cred.token === "" ? undefined : await this.#tokens.find(cred.token);
     if (!entry) {
       this.#log.info("authentication failed", { via: cred.via });
-      throw new HttpError(401, "the token is not valid", {
+      throw new StatusError(401, "the token is not valid", {
         "www-authenticate": `${CHALLENGE}, error="invalid_token"`,
       });
     }
@@ -103,7 +103,7 @@ export class Security {
    * Cookie-borne credentials also need an acceptable Origin, since browsers
    * attach cookies to cross-site requests.
    *
-   * @throws {HttpError} 401 for no or bad credentials, 403 for a missing scope or a foreign Origin.
+   * @throws {StatusError} 401 for no or bad credentials, 403 for a missing scope or a foreign Origin.
    */
   async authorize(req: Request, scope: Scope, table?: string): Promise<Principal> {
     const principal = await this.authenticate(req);
@@ -112,10 +112,10 @@ export class Security {
     return principal;
   }
 
-  #forbidden(principal: Principal, scope: Scope, table?: string): HttpError {
+  #forbidden(principal: Principal, scope: Scope, table?: string): StatusError {
     this.#log.info("request refused", { token: principal.name, scope, table });
     const where = table === undefined ? "" : ` on table ${JSON.stringify(table)}`;
-    return new HttpError(403, `this token lacks the ${scope} scope${where}`, {
+    return new StatusError(403, `this token lacks the ${scope} scope${where}`, {
       "www-authenticate": `${CHALLENGE}, error="insufficient_scope", scope="${scope}"`,
     });
   }
@@ -125,24 +125,24 @@ export class Security {
    * token from the `Authorization` header, `?token=` or the cookie.
    *
    * @returns The principal and the grants its session keeps.
-   * @throws {HttpError} 403 for a foreign or required-but-missing Origin, 401 for credentials.
+   * @throws {StatusError} 403 for a foreign or required-but-missing Origin, 401 for credentials.
    */
   async checkUpgrade(req: Request): Promise<{ principal: Principal; grants: Grants }> {
     const origin = req.headers.get("origin");
     if (origin !== null) {
       if (!originAllowed(origin, req.headers.get("host"), this.config.allowedOrigins)) {
         this.#log.info("websocket refused: origin not allowed", { origin });
-        throw new HttpError(403, "this Origin may not open a WebSocket here");
+        throw new StatusError(403, "this Origin may not open a WebSocket here");
       }
     } else if (this.config.requireOrigin) {
-      throw new HttpError(403, "an Origin header is required");
+      throw new StatusError(403, "an Origin header is required");
     }
     const principal = await this.authenticate(req, true);
     if (origin === null && principal.via === "cookie") {
-      throw new HttpError(403, "a cookie credential needs an Origin header");
+      throw new StatusError(403, "a cookie credential needs an Origin header");
     }
     if (principal.via !== "open" && !allows(principal.grants, "read")) {
-      throw new HttpError(403, "this token lacks the read scope", {
+      throw new StatusError(403, "this token lacks the read scope", {
         "www-authenticate": `${CHALLENGE}, error="insufficient_scope", scope="read"`,
       });
     }
@@ -155,13 +155,13 @@ export class Security {
   /**
    * Applies the ingest rate limit to a principal (per client address in open mode).
    *
-   * @throws {HttpError} 429 with `Retry-After`.
+   * @throws {StatusError} 429 with `Retry-After`.
    */
   limitIngest(principal: Principal, remoteAddr?: string): void {
     const key = principal.via === "open" ? `addr:${remoteAddr ?? "?"}` : `token:${principal.name}`;
     const wait = this.#rate.take(key);
     if (wait > 0) {
-      throw new HttpError(429, "ingest rate limit reached", { "retry-after": String(wait) });
+      throw new StatusError(429, "ingest rate limit reached", { "retry-after": String(wait) });
     }
   }
 
@@ -219,7 +219,7 @@ export class Security {
         ? !safe
         : !originAllowed(origin, req.headers.get("host"), this.config.allowedOrigins)
     ) {
-      throw new HttpError(403, "a cookie credential is not accepted from this origin");
+      throw new StatusError(403, "a cookie credential is not accepted from this origin");
     }
   }
 }

@@ -6,8 +6,7 @@
  * @module
  */
 
-import type { EngineHost } from "../engine/host.ts";
-import { HttpError } from "../server/http_error.ts";
+import { StatusError } from "../engine/batch_types.ts";
 import type { Logger } from "../ops/log.ts";
 import type { Principal, Security } from "./security.ts";
 import type { EditSink } from "./ws_edits.ts";
@@ -154,6 +153,14 @@ export class SocketGate {
   }
 }
 
+/** What the gate asks of the engine, adapted by the server that holds it. */
+export interface GateHost {
+  /** Tables, for the session guard's drops and claims. */
+  guard: GuardHost;
+  /** The engine's memory budget and table sizes, for the memory check. */
+  memory: MemoryGateHost;
+}
+
 /**
  * Runs the checks that must pass before a WebSocket upgrade: Origin (403),
  * token (401), connections in total (503) and per address (429), the last
@@ -161,13 +168,13 @@ export class SocketGate {
  *
  * @param remoteAddr The client's address, for the per-address limit.
  * @param sink Where the session's edits of shared tables go.
- * @throws {HttpError} for each refusal, so no upgrade happens.
+ * @throws {StatusError} for each refusal, so no upgrade happens.
  */
 export async function admitUpgrade(
   req: Request,
   security: Security,
   remoteAddr: string,
-  host: EngineHost,
+  host: GateHost,
   log: Logger,
   sink?: EditSink,
 ): Promise<SocketGate> {
@@ -177,19 +184,21 @@ export async function admitUpgrade(
     log.warn("websocket refused: connection limit", {
       limit: security.config.limits.maxConnections,
     });
-    throw new HttpError(503, "the server has reached its connection limit", { "retry-after": "5" });
+    throw new StatusError(503, "the server has reached its connection limit", {
+      "retry-after": "5",
+    });
   }
   if (admission === "address") {
     log.info("websocket refused: per-address connection limit", {
       limit: security.config.limits.maxConnectionsPerAddress,
     });
-    throw new HttpError(429, "too many connections from this address", { "retry-after": "5" });
+    throw new StatusError(429, "too many connections from this address", { "retry-after": "5" });
   }
   const guard = new SessionGuard({
     grants,
     maxTables: security.config.limits.maxTablesPerSession,
     maxViews: security.config.limits.maxViewsPerSession,
-    host: guardHost(host),
+    host: host.guard,
     claimed: security.claimed,
     sink,
     limitEdit: () => {
@@ -198,27 +207,10 @@ export async function admitUpgrade(
         security.limitIngest(principal, remoteAddr);
         return undefined;
       } catch (err) {
-        if (!(err instanceof HttpError)) throw err;
+        if (!(err instanceof StatusError)) throw err;
         return `${err.message}; retry in ${err.headers["retry-after"]} s (status ${err.status})`;
       }
     },
   });
-  return new SocketGate(security, principal, guard, remoteAddr, log, {
-    memory: host.memory,
-    tableRows: async (name) => (await (await host.table(name))?.size().catch(() => 0)) ?? 0,
-  });
-}
-
-/** Adapts the engine host to what {@linkcode SessionGuard} needs. */
-export function guardHost(host: EngineHost): GuardHost {
-  return {
-    tableNames: () => host.tableNames(),
-    dropTable: (name) => host.dropTable(name),
-    async watchDelete(name, onDelete) {
-      const table = await host.table(name);
-      if (!table) return false;
-      await table.on_delete(onDelete);
-      return true;
-    },
-  };
+  return new SocketGate(security, principal, guard, remoteAddr, log, host.memory);
 }

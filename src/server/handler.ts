@@ -13,12 +13,14 @@ import { pageRoutes } from "./pages.ts";
 import { CompressionCache } from "./compress.ts";
 import { type AssetRoots, findAssets } from "./assets.ts";
 import { STATIC_DIR } from "./paths.ts";
+import { StatusError } from "../engine/batch_types.ts";
 import { upgradeSession, type WebSocketOptions } from "./websocket.ts";
 import { tableReadRoutes } from "./tables_read.ts";
 import { tablesApiRoutes } from "./tables_api.ts";
 import { BatchSink } from "../ingest/sink.ts";
 import { broadcastRoutes } from "./broadcast_route.ts";
-import { opsRoutes } from "../ops/routes.ts";
+import type { Handler } from "../ops/http.ts";
+import { opsRoutes } from "./ops_routes.ts";
 import { Readiness } from "../ops/health.ts";
 import type { ServiceMetrics } from "../ops/service_metrics.ts";
 import { withMetrics } from "../ops/instrument.ts";
@@ -68,8 +70,7 @@ export interface HandlerDeps {
   dashboardOptions?: DashboardOptions;
 }
 
-/** A request handler in `Deno.serve` form. */
-export type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
+export type { Handler } from "../ops/http.ts";
 
 /** Builds the service's request handler. */
 export function createHandler(deps: HandlerDeps): Handler {
@@ -133,7 +134,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       if (principal) ctx.allows = (scope, table) => allows(principal.grants, scope, table);
       return await hit.route.handle(req, ctx);
     } catch (err) {
-      if (!(err instanceof HttpError)) {
+      if (!(err instanceof StatusError)) {
         log.error("request failed", { path: url.pathname, error: err });
       }
       return errorResponse(err);

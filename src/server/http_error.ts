@@ -5,6 +5,8 @@
  * @module
  */
 
+import { StatusError } from "../engine/batch_types.ts";
+
 /** Short titles for the statuses the API uses, per the design's error table. */
 const TITLES: Record<number, string> = {
   400: "Bad Request",
@@ -22,27 +24,19 @@ const TITLES: Record<number, string> = {
   507: "Insufficient Storage",
 };
 
-/** An error that maps to one HTTP status and a human-readable detail. */
-export class HttpError extends Error {
-  /** The HTTP status code. */
-  readonly status: number;
-  /** Extra response headers, such as `Retry-After` or `Allow`. */
-  readonly headers: Record<string, string>;
-
+/**
+ * An error that maps to one HTTP status and a human-readable detail: the
+ * data path's {@linkcode StatusError}, named for the routes that throw it.
+ */
+export class HttpError extends StatusError {
   /**
    * @param status HTTP status code.
    * @param detail Human-readable explanation; never include secrets.
    * @param headers Extra response headers.
    */
-  constructor(
-    status: number,
-    detail: string,
-    headers: Record<string, string> = {},
-  ) {
-    super(detail);
+  constructor(status: number, detail: string, headers: Record<string, string> = {}) {
+    super(status, detail, headers);
     this.name = "HttpError";
-    this.status = status;
-    this.headers = headers;
   }
 }
 
@@ -77,7 +71,7 @@ export function problem(
 
 /** Renders any thrown value as a problem response; unknown errors become 500. */
 export function errorResponse(err: unknown): Response {
-  if (err instanceof HttpError) {
+  if (err instanceof StatusError) {
     return problem(err.status, err.message, err.headers);
   }
   return problem(500, "internal error");

@@ -8,6 +8,10 @@
  * @module
  */
 
+import { outboundStats } from "../ops/outbound_stats.ts";
+
+export { outboundStats };
+
 /**
  * Close code for a client that fell behind: its outbound backlog passed the
  * bound. A client should reconnect, after a pause, for a fresh snapshot.
@@ -35,26 +39,6 @@ export interface OutboundSocket {
   close(code?: number, reason?: string): void;
 }
 
-/** Process-wide outbound figures, for metrics. */
-export const outboundStats = {
-  /** Connections with an outbound queue that are still open. */
-  open: 0,
-  /** Connections closed with {@linkcode CLOSE_SLOW_CONSUMER}. */
-  droppedSlow: 0,
-  /** Frames sent. */
-  frames: 0,
-  /** Bytes handed to sockets. */
-  bytes: 0,
-  /** Bytes queued across all open connections, summed on each call. */
-  queuedBytes(): number {
-    let total = 0;
-    for (const q of live) total += q.queuedBytes;
-    return total;
-  },
-};
-
-const live = new Set<Outbound>();
-
 /** Sends through one socket, closing it when its backlog passes the bound. */
 export class Outbound {
   readonly #socket: OutboundSocket;
@@ -67,8 +51,7 @@ export class Outbound {
     if (!(this.#max > 0)) {
       throw new RangeError(`maxBufferedBytes must be positive, got ${this.#max}`);
     }
-    live.add(this);
-    outboundStats.open++;
+    outboundStats.add(this);
   }
 
   /** Bytes this connection has queued. */
@@ -115,6 +98,6 @@ export class Outbound {
 
   /** Forgets the connection; call once when its socket closes. */
   release(): void {
-    if (live.delete(this)) outboundStats.open--;
+    outboundStats.remove(this);
   }
 }

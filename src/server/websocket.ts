@@ -10,6 +10,7 @@ import type { Logger } from "../ops/log.ts";
 import { HttpError } from "./http_error.ts";
 import type { SocketObserver } from "../ops/connections.ts";
 import { admitUpgrade, type EditSink, type Security, type SocketGate } from "../security/mod.ts";
+import { gateHost } from "./gate_host.ts";
 import { Outbound, type OutboundOptions } from "./outbound.ts";
 
 /** Options for {@linkcode upgradeSession}. */
@@ -52,7 +53,7 @@ export async function upgradeSession(
   let gate: SocketGate | undefined;
   if (options.security) {
     const addr = options.remoteAddr ?? "unknown";
-    gate = await admitUpgrade(req, options.security, addr, host, log, options.sink);
+    gate = await admitUpgrade(req, options.security, addr, gateHost(host), log, options.sink);
   }
   let upgraded;
   try {

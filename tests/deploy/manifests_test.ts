@@ -4,7 +4,7 @@ import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { ENV_VARS, readEnvConfig } from "../../src/config/env.ts";
 import { readConfigFile } from "../../src/config/file.ts";
 import { readSecurityConfig, SECURITY_ENV_VARS } from "../../src/security/mod.ts";
-import { OPS_PATHS } from "../../src/ops/routes.ts";
+import { OPS_PATHS } from "../../src/server/ops_routes.ts";
 import { envOf, execForm, healthcheckOf, only, parseDockerfile } from "./dockerfile.ts";
 import { startCommand } from "../support/start_command.ts";
 

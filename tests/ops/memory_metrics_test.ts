@@ -4,6 +4,7 @@ import { floatBatch } from "../support/arrow_batches.ts";
 import { checkExposition, sampleValue } from "./prometheus_rules.ts";
 import { ServiceMetrics } from "../../src/ops/service_metrics.ts";
 import { readEngineMemory } from "../../src/engine/memory.ts";
+import { engineUsedBytes } from "../../src/engine/memory.ts";
 
 Deno.test("engine memory metrics are non-negative and match the engine's own figures", async () => {
   await withService({ demo: false, maxEngineMemory: 256 * 1024 ** 2 }, async (service) => {
@@ -50,7 +51,7 @@ Deno.test("perspective_engine_memory_bytes{kind=used} undoes the engine's 32-bit
   metrics.watchHost({
     sessionCount: 0,
     listTables: () => Promise.resolve([]),
-    client: { system_info: () => Promise.resolve({ heap_size: 3177447424, used_size: wrapped }) },
+    engineMemory: () => Promise.resolve({ heap: 3177447424, used: engineUsedBytes(wrapped) }),
     memory: { budget: 1.5 * 1024 ** 3, reserved: 0 },
   });
   const families = checkExposition(await metrics.registry.render());

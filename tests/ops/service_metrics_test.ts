@@ -5,6 +5,7 @@ import { waitFor } from "../support/wait.ts";
 import { checkExposition, type ParsedFamily, sampleValue } from "./prometheus_rules.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../../src/ops/metrics.ts";
 import { ServiceMetrics } from "../../src/ops/service_metrics.ts";
+import { engineUsedBytes } from "../../src/engine/memory.ts";
 
 async function scrape(url: string): Promise<{ text: string; families: ParsedFamily[] }> {
   const res = await fetch(new URL("metrics", url));
@@ -137,7 +138,7 @@ Deno.test("ServiceMetrics caps per-table series and folds unknown formats and me
   metrics.watchHost({
     sessionCount: 0,
     listTables: () => Promise.resolve(tables),
-    client: { system_info: () => Promise.resolve({ heap_size: 10, used_size: 5 }) },
+    engineMemory: () => Promise.resolve({ heap: 10, used: engineUsedBytes(5) }),
   });
   metrics.observeIngest({ format: 'xml; evil="1"', status: 415, seconds: 0.001 });
   metrics.observeHttp("BREW", 418, 0.001);

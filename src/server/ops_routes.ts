@@ -4,10 +4,10 @@
  * @module
  */
 
-import type { Route } from "../server/router.ts";
-import { healthResponse, type Readiness, readinessResponse } from "./health.ts";
-import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
-import type { ServiceMetrics } from "./service_metrics.ts";
+import type { Route } from "./router.ts";
+import { healthResponse, type Readiness, readinessResponse } from "../ops/health.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../ops/metrics.ts";
+import type { ServiceMetrics } from "../ops/service_metrics.ts";
 
 /** What the operator routes read. */
 export interface OpsRouteDeps {
