@@ -24,6 +24,16 @@ async function answer(seq: number, work: () => Promise<void>): Promise<void> {
     await work();
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
+    // A trap inside the engine's WebAssembly leaves its memory in an
+    // unknown state: the Worker dies, and the main thread reports it,
+    // rather than answer later calls from a broken engine.
+    if (err instanceof WebAssembly.RuntimeError) {
+      post({ t: "done", seq, clients: 0, error });
+      setTimeout(() => {
+        throw err;
+      });
+      return;
+    }
   }
   post({ t: "done", seq, clients: server.clientCount, error });
 }

@@ -92,8 +92,12 @@ export class RemoteServer implements EngineServer {
     this.#post({ t: "open", id });
     return {
       client_id: id,
-      handle_request: (bytes, move) =>
-        this.#call((seq) => ({ t: "req", id, seq, bytes }), move ? bytes : undefined),
+      handle_request: (bytes, move) => {
+        // Posting a view clones its whole buffer, which for a client's
+        // request is often its WebAssembly memory: send exactly the bytes.
+        const own = move && transferable(bytes).length > 0 ? bytes : bytes.slice();
+        return this.#call((seq) => ({ t: "req", id, seq, bytes: own }), own);
+      },
       close: () => {
         if (!this.#callbacks.delete(id)) return;
         this.#post({ t: "close", id });
