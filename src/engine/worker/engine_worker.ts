@@ -66,10 +66,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       void answer(m.seq, () => server.poll());
       break;
     case "fault":
-      setTimeout(() => {
-        throw new Error("engine worker fault injected");
-      });
-      break;
+      throw new Error("engine worker fault injected");
   }
 };
 
