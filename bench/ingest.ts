@@ -234,11 +234,12 @@ async function overHttp(base: string, c: Case): Promise<number> {
 
 /**
  * Starts `main.ts` as a subprocess on a free port and waits for `/healthz`;
- * `env` adds to (or overrides) the benchmark's settings.
+ * `env` adds to (or overrides) the benchmark's settings. `pid` is the
+ * service's own process (no shell in between), for /proc figures.
  */
 export async function startServer(
   env: Record<string, string> = {},
-): Promise<{ base: string; stop: () => Promise<void> }> {
+): Promise<{ base: string; pid: number; stop: () => Promise<void> }> {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
@@ -270,6 +271,7 @@ export async function startServer(
   }
   return {
     base,
+    pid: child.pid,
     stop: async () => {
       child.kill("SIGTERM");
       await child.status;

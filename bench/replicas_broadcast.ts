@@ -72,7 +72,6 @@ export async function broadcastPhase(
           transport: "broadcast",
           count: share(i),
           stalled: 0,
-          heavy: false,
         })
       ),
     );

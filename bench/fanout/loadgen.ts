@@ -4,8 +4,8 @@
  * It measures its own event-loop lag and CPU so the benchmark can say when
  * the load generator, not the server, was the bottleneck.
  *
- * Control: JSON lines on stdin (`connect`, `reset`, `report`, `quit`), one
- * JSON reply a line on stdout.
+ * Control: JSON lines on stdin (`connect`, `reset`, `report`, `stalled`,
+ * `quit`), one JSON reply a line on stdout.
  *
  * @module
  */
@@ -14,6 +14,7 @@ import perspective from "@finos/perspective";
 import { tableFromIPC } from "apache-arrow";
 import { cpuSeconds, readLines } from "./proc.ts";
 import { openRawWebSocket } from "../../tests/support/raw_websocket.ts";
+import { type ExportPlan, type ExportRecord, startExporter } from "./exporter.ts";
 
 /** How viewers reach the server. */
 interface ConnectCommand {
@@ -28,8 +29,8 @@ interface ConnectCommand {
   count: number;
   /** Raw sockets that never read (broadcast only). */
   stalled?: number;
-  /** Also run one client that exports the `big` table over and over. */
-  heavy?: boolean;
+  /** Also run one client that exports the `big` table back to back. */
+  exports?: ExportPlan;
 }
 
 /** Rows a server-only viewer shows, like a grid's visible window. */
@@ -42,6 +43,8 @@ type Log = number[];
 class Recorder {
   max = 0;
   log: Log = [];
+  /** Notifications (server-only) or frames (replicated) since the last reset. */
+  notes = 0;
   see(seq: number): void {
     if (seq > this.max) {
       this.max = seq;
@@ -96,6 +99,7 @@ async function protocolViewer(url: string, mode: "server" | "replicated"): Promi
     // What the stock client's `table(view)` does, minus the local apply.
     const view = await table.view();
     await view.on_update(({ delta }: { delta?: ArrayBuffer }) => {
+      rec.notes++;
       if (delta) rec.see(maxSeq(new Uint8Array(delta)));
     }, { mode: "row" });
     return { rec, close: () => client.terminate() as Promise<void> };
@@ -124,7 +128,10 @@ async function protocolViewer(url: string, mode: "server" | "replicated"): Promi
       busy = false;
     }
   };
-  await view.on_update(() => void fetchWindow());
+  await view.on_update(() => {
+    rec.notes++;
+    void fetchWindow();
+  });
   await fetchWindow();
   return { rec, close: () => client.terminate() as Promise<void> };
 }
@@ -134,7 +141,9 @@ function broadcastViewer(url: string): Promise<Viewer> {
   const socket = new WebSocket(url);
   socket.binaryType = "arraybuffer";
   socket.onmessage = (e) => {
-    if (typeof e.data !== "string") rec.see(maxSeq(new Uint8Array(e.data).subarray(1)));
+    if (typeof e.data === "string") return;
+    rec.notes++;
+    rec.see(maxSeq(new Uint8Array(e.data).subarray(1)));
   };
   const close = () => {
     if (socket.readyState === WebSocket.CLOSED) return Promise.resolve();
@@ -183,27 +192,7 @@ async function closeCode(conn: Deno.TcpConn, ms: number): Promise<number | null>
   return null;
 }
 
-/** Exports the whole `big` table back to back until told to stop: one viewer's heavy queries. */
-async function heavyClient(url: string): Promise<() => Promise<number>> {
-  const client = await perspective.websocket(url);
-  const view = await (await client.open_table("big")).view();
-  let running = true;
-  let exports = 0;
-  const loop = (async () => {
-    while (running) {
-      await view.to_arrow();
-      exports++;
-    }
-  })();
-  return async () => {
-    running = false;
-    await loop.catch(() => {});
-    await client.terminate();
-    return exports;
-  };
-}
-
-let stopHeavy: (() => Promise<number>) | undefined;
+let stopExporter: (() => Promise<ExportRecord[]>) | undefined;
 const viewers: Viewer[] = [];
 const stalled: Deno.TcpConn[] = [];
 const lags: number[] = [];
@@ -232,22 +221,23 @@ async function connect(cmd: ConnectCommand): Promise<void> {
     }
   }
   for (let i = 0; i < (cmd.stalled ?? 0); i++) stalled.push(await stalledSocket(cmd.url));
-  if (cmd.heavy) stopHeavy = await heavyClient(cmd.url);
+  if (cmd.exports) stopExporter = await startExporter(cmd.exports);
   write({ connected: viewers.length, failed, ms: now() - t0 });
 }
 
 async function report(): Promise<void> {
-  const heavyExports = stopHeavy ? await stopHeavy() : undefined;
+  const exports = stopExporter ? await stopExporter() : undefined;
   const sorted = [...lags].sort((a, b) => a - b);
   const lagP99 = sorted[Math.floor(sorted.length * 0.99)] ?? 0;
   const cpu = (cpuSeconds(Deno.pid) - cpuStart) / ((now() - wallStart) / 1000);
   write({
     logs: viewers.map((v) => v.rec.log),
+    notes: viewers.map((v) => v.rec.notes),
     lagP99,
     lagMax: sorted.at(-1) ?? 0,
     cpu,
     saturated: lagP99 > 50 || cpu > 0.85,
-    heavyExports,
+    exports,
   });
 }
 
@@ -257,6 +247,7 @@ for await (const line of readLines(Deno.stdin.readable)) {
   if (cmd.cmd === "connect") await connect(cmd);
   else if (cmd.cmd === "reset") {
     lags.length = 0;
+    for (const v of viewers) v.rec.notes = 0;
     cpuStart = cpuSeconds(Deno.pid);
     wallStart = now();
     write({ ok: true });

@@ -1,5 +1,6 @@
 /**
- * Process figures from /proc for `bench:fanout`, and a stdin line reader.
+ * Process figures from /proc for `bench:fanout` and `bench:export`, and a
+ * stdin line reader.
  *
  * @module
  */
@@ -21,9 +22,31 @@ export function cpuSeconds(pid: number): number {
 
 /** Resident set size in bytes, from /proc/<pid>/status. */
 export function rssBytes(pid: number): number {
+  return statusBytes(pid, "VmRSS");
+}
+
+/** The most resident set size since start or the last {@linkcode resetPeakRss}, bytes. */
+export function peakRssBytes(pid: number): number {
+  return statusBytes(pid, "VmHWM");
+}
+
+/**
+ * Resets the kernel's peak resident set size of a process (Linux, own
+ * processes only); false when it cannot, so the peak counts from start.
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function statusBytes(pid: number, field: string): number {
   try {
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const m = status.match(/VmRSS:\s+(\d+) kB/);
+    const m = status.match(new RegExp(`${field}:\\s+(\\d+) kB`));
     return m ? Number(m[1]) * 1024 : NaN;
   } catch {
     return NaN;

@@ -10,7 +10,7 @@
 export interface PhaseResult {
   /** `ours` or `reference`. */
   server: string;
-  /** `server-only`, `replicated`, or `replicated+stalled`. */
+  /** `server-only`, `server-only+quiet`, `server-only+heavy`, `replicated` or `replicated+stalled`. */
   mode: string;
   /** Healthy viewers connected. */
   viewers: number;
@@ -35,10 +35,27 @@ export interface PhaseResult {
   loadLagP99: number;
   /** p99 of an HTTP probe (ours: /healthz) while driving, ms. */
   httpP99: number;
-  /** For a heavy run: exports the heavy client completed. */
-  heavyExports?: number;
+  /** Seconds the updates took to send. */
+  driveSeconds: number;
+  /** Mean notifications (server-only) or frames (replicated) a viewer received while driving. */
+  notesPerViewer: number;
+  /** For a heavy run: per kind, the exports the heavy client finished while driving. */
+  exports?: ExportSummary[];
   /** For a stalled run: close codes the stalled sockets saw. */
   stalledCodes?: (number | null)[];
+}
+
+/** Exports of one kind that ended while updates were being sent. */
+export interface ExportSummary {
+  /** `http` or `ws`. */
+  kind: string;
+  /** Exports that succeeded, and those that failed. */
+  done: number;
+  failed: number;
+  /** Median time of a successful export, ms. */
+  medianMs: number;
+  /** Bytes of one successful export. */
+  bytes: number;
 }
 
 /** Nearest-rank percentile of a sorted array. */
