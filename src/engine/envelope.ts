@@ -6,7 +6,14 @@
  * @module
  */
 
-import { fields, pushBytes, pushVarintField, WIRE_LEN, WIRE_VARINT } from "../protocol/wire.ts";
+import {
+  fields,
+  pushBytes,
+  pushVarint,
+  pushVarintField,
+  WIRE_LEN,
+  WIRE_VARINT,
+} from "../protocol/wire.ts";
 
 /** A request or response envelope. */
 export interface Envelope {
@@ -38,13 +45,21 @@ export function decodeEnvelope(buf: Uint8Array): Envelope {
   return env;
 }
 
-/** Writes an envelope. */
+/**
+ * Writes an envelope. The body is copied in one block: an answer may carry
+ * megabytes (a view's Arrow), which byte by byte would hold up the thread.
+ */
 export function encodeEnvelope(env: Envelope): Uint8Array {
-  const out: number[] = [];
-  pushVarintField(out, 1, env.msgId);
-  if (env.entityId !== "") pushBytes(out, 2, encoder.encode(env.entityId));
-  if (env.kind !== 0) pushBytes(out, env.kind, env.body);
-  return new Uint8Array(out);
+  const head: number[] = [];
+  pushVarintField(head, 1, env.msgId);
+  if (env.entityId !== "") pushBytes(head, 2, encoder.encode(env.entityId));
+  if (env.kind === 0) return new Uint8Array(head);
+  pushVarint(head, (env.kind << 3) | WIRE_LEN);
+  pushVarint(head, env.body.length);
+  const out = new Uint8Array(head.length + env.body.length);
+  out.set(head);
+  out.set(env.body, head.length);
+  return out;
 }
 
 /** Encodes a message of one string field. */
