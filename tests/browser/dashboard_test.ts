@@ -183,11 +183,13 @@ Deno.test(
         await openDashboard(page, `${service.url}dashboard/demo`);
         // A user adds a third viewer from the header's menu.
         await page.locator("#add").selectOption("demo");
-        await waitFor(
-          "a third viewer",
-          async () =>
-            Object.keys((await saved(page, "perspective-workspace")).viewers).length === 3,
-        );
+        // Its columns come once its table has loaded; a save before that
+        // would store the viewer without them.
+        await waitFor("a third viewer, loaded", async () => {
+          const viewers = Object.values((await saved(page, "perspective-workspace")).viewers);
+          return viewers.length === 3 &&
+            viewers.every((v) => ((v as Layout).columns ?? []).length > 0);
+        });
         await page.locator("#save-as").click();
         await page.waitForSelector("body[data-saved=mine]");
         assert.match(page.url(), /\/dashboard\/mine$/);
