@@ -8,7 +8,7 @@
  */
 
 import type { EngineServer, RawSession, SessionCallback } from "../server.ts";
-import { type FromWorker, type ToWorker, transferable } from "./protocol.ts";
+import { type FromWorker, ownBuffer, type ToWorker, transferable } from "./protocol.ts";
 
 /** Options for {@linkcode RemoteServer.start}. */
 export interface RemoteServerOptions {
@@ -92,8 +92,11 @@ export class RemoteServer implements EngineServer {
     this.#post({ t: "open", id });
     return {
       client_id: id,
-      handle_request: (bytes, move) =>
-        this.#call((seq) => ({ t: "req", id, seq, bytes }), move ? bytes : undefined),
+      handle_request: (bytes, move) => {
+        // A request the caller keeps reading is copied; either way only its own bytes travel.
+        const own = move ? ownBuffer(bytes) : bytes.slice();
+        return this.#call((seq) => ({ t: "req", id, seq, bytes: own }), own);
+      },
       close: () => {
         if (!this.#callbacks.delete(id)) return;
         this.#post({ t: "close", id });
