@@ -74,7 +74,10 @@ Deno.test("EngineSession copies each outbound message before handing it on", asy
   const t = await host.table("t");
   for (let i = 0; i < 20; i++) await t!.update([{ x: i }]);
   assert.deepEqual(first, snapshot);
-  assert.notEqual(first.buffer, ((host.server as LocalServer).engine.module as { HEAPU8: Uint8Array }).HEAPU8.buffer);
+  assert.notEqual(
+    first.buffer,
+    ((host.server as LocalServer).engine.module as { HEAPU8: Uint8Array }).HEAPU8.buffer,
+  );
   await client.handle_response(first);
   assert.deepEqual(await names, ["t"]);
   session.close();
