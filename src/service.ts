@@ -10,6 +10,7 @@ import { startDemo } from "./engine/demo.ts";
 import { cgroupMemoryLimit, chooseBudget } from "./engine/memory.ts";
 import { createHandler, type HandlerDeps } from "./server/handler.ts";
 import { SharedViews } from "./fanout/shared_views.ts";
+import { errorResponse } from "./server/http_error.ts";
 import type { EnvConfig } from "./config/env.ts";
 import { createLogger, type Logger } from "./ops/log.ts";
 import { Readiness } from "./ops/health.ts";
@@ -179,6 +180,13 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     hostname: options.host ?? "127.0.0.1",
     port: options.port ?? 8080,
     onListen: () => {},
+    // The handler answers its own errors; what reaches here is a response
+    // body that failed after its status went out (an export the engine
+    // could not finish): the client sees a cut-off body, the log says why.
+    onError: (error) => {
+      log.error("response failed", { error });
+      return errorResponse(error);
+    },
   }, handler);
   // When snapshots fold the log, the local one and Redis's alike.
   const checkpoints = {

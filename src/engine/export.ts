@@ -1,18 +1,31 @@
 /**
  * Exports a table's rows in one of the wire formats, through the host's
- * client, with a view that lives only for the export.
+ * client, with a view that lives only for the export. The body streams:
+ * the view is read in windows of rows (see `export_windows.ts`), each when
+ * the body's consumer asks for more, so one export never holds the engine
+ * (and every viewer's notifications behind it) for the whole table, and
+ * holds one window of output at a time.
  *
  * @module
  */
 
 import type { EngineHost } from "./host.ts";
-import { viewCost } from "./memory.ts";
+import { EngineMemoryError } from "./memory.ts";
+import { type ExportView, ExportViews } from "./export_views.ts";
 import { EngineReadError } from "./read_error.ts";
+import {
+  exportChunks,
+  type ExportFormat,
+  type ExportWindow,
+  windowRowsFor,
+} from "./export_windows.ts";
+
+export type { ExportFormat, ExportWindow } from "./export_windows.ts";
 
 /**
- * Engine bytes per cell an export may need while it is made: the view's
- * output is built in engine memory before it is copied out, and text
- * formats spell each number out.
+ * Engine bytes per cell of a window while it is made: the view's output is
+ * built in engine memory before it is copied out, and text formats spell
+ * each number out.
  */
 const EXPORT_CELL_BYTES: Record<ExportFormat, number> = {
   arrow: 9,
@@ -22,61 +35,122 @@ const EXPORT_CELL_BYTES: Record<ExportFormat, number> = {
   columns: 32,
 };
 
-/** Formats a table can be exported in. */
-export type ExportFormat = "arrow" | "csv" | "json" | "ndjson" | "columns";
+/** Options for {@linkcode exportRows}. */
+export interface ExportOptions {
+  /**
+   * Rows per engine call. @default about 100k cells: 100,000 / columns,
+   * within 1,000 to 50,000 (the `columns` format reads one column at a time)
+   */
+  windowRows?: number;
+  /** Called before each engine read of a window; a seam for tests to count reads. */
+  onWindow?: (window: ExportWindow) => void;
+}
 
 /**
- * The table's rows in `format`, or undefined when there is no such table.
- * Arrow comes back as an IPC stream.
+ * The table's rows in `format` as a byte stream, or undefined when there is
+ * no such table. Arrow comes as one IPC stream whose string columns are
+ * plain Utf8. The first window is read before this resolves, so a failure
+ * to start is an error here rather than a broken body; a later failure
+ * errors the stream, so its reader never takes a cut-off body for a whole
+ * one. The table's export view (see `export_views.ts`) goes back and the
+ * memory reservation is released when the stream ends, fails or is cancelled.
  *
- * @throws {EngineMemoryError} 507 when the export would take the engine past its budget.
+ * Rows written during the export are read as the view has them when their
+ * window is read: rows appended after the start are left out, and a removal
+ * meanwhile shifts later rows into windows already read.
+ *
+ * @throws {EngineMemoryError} 507 when the view and one window would take
+ *   the engine past its budget.
  * @throws {EngineReadError} when the engine cannot make the export; the table exists.
  */
 export async function exportRows(
   host: EngineHost,
   name: string,
   format: ExportFormat,
-): Promise<Uint8Array | string | undefined> {
+  options: ExportOptions = {},
+): Promise<ReadableStream<Uint8Array> | undefined> {
   const table = await host.table(name);
   if (!table) return undefined;
   await host.flush();
-  let rows = 0, cells = 0;
+  let rows = 0, columns = 0;
   try {
     rows = await table.size();
-    cells = rows * ((await table.columns()) as string[]).length;
+    columns = ((await table.columns()) as string[]).length;
   } catch (err) {
     if (!(await host.tableNames()).includes(name)) return undefined;
     throw new EngineReadError(name, "an export", err);
   }
-  using _room = await host.memory.admit(
-    viewCost(rows) + cells * EXPORT_CELL_BYTES[format],
+  const windowRows = Math.max(
+    1,
+    Math.floor(options.windowRows ?? windowRowsFor(format === "columns" ? 1 : columns)),
+  );
+  const windowCells = Math.min(rows, windowRows) * (format === "columns" ? 1 : columns);
+  const room = await host.memory.admit(
+    windowCells * EXPORT_CELL_BYTES[format],
     `an export of ${rows} rows`,
     true,
   );
-  let view;
+  let lent: ExportView;
   try {
-    view = await table.view();
+    lent = await ExportViews.of(host).acquire(host, name, table, rows);
   } catch (err) {
+    room[Symbol.dispose]();
+    if (err instanceof EngineMemoryError) throw err;
     // Dropped meanwhile, or the engine could not make the view.
     if (!(await host.tableNames()).includes(name)) return undefined;
     throw new EngineReadError(name, "a view for an export", err);
   }
+  const view = lent.view;
+  let ended = false;
+  /** The engine read in flight: the view goes back only once it is answered. */
+  let reading: Promise<unknown> | undefined;
+  const end = async () => {
+    if (ended) return;
+    ended = true;
+    room[Symbol.dispose]();
+    await reading?.catch(() => {});
+    lent.release();
+  };
+  let chunks: AsyncGenerator<Uint8Array>;
+  let first: IteratorResult<Uint8Array>;
   try {
-    switch (format) {
-      case "arrow":
-        return new Uint8Array(await view.to_arrow());
-      case "csv":
-        return await view.to_csv();
-      case "json":
-        return await view.to_json_string();
-      case "ndjson":
-        return await view.to_ndjson();
-      case "columns":
-        return await view.to_columns_string();
-    }
+    // The row count as the view has it, after the flush.
+    rows = await view.num_rows();
+    chunks = exportChunks(view, format, {
+      rows,
+      columns,
+      windowRows,
+      onWindow: options.onWindow,
+    });
+    first = await chunks.next();
   } catch (err) {
+    await end();
     throw new EngineReadError(name, "an export", err);
-  } finally {
-    await view.delete().catch(() => {});
   }
+  let pending: IteratorResult<Uint8Array> | undefined = first;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        let next = pending;
+        pending = undefined;
+        if (!next) {
+          reading = chunks.next();
+          next = await reading as IteratorResult<Uint8Array>;
+        }
+        if (ended) return;
+        if (next.done) {
+          await end();
+          controller.close();
+        } else {
+          controller.enqueue(next.value);
+        }
+      } catch (err) {
+        await end();
+        controller.error(new EngineReadError(name, "an export", err));
+      }
+    },
+    async cancel() {
+      await end();
+    },
+  }, { highWaterMark: 0 });
 }

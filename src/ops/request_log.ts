@@ -114,5 +114,7 @@ function countBytes(
       finish();
       await reader.cancel(reason);
     },
-  });
+    // Reads ahead of the socket by nothing: a streamed body (an export) is
+    // produced as the client takes it.
+  }, { highWaterMark: 0 });
 }

@@ -6,6 +6,7 @@
  */
 
 import type { EngineHost } from "../engine/host.ts";
+import type { ExportOptions } from "../engine/export.ts";
 import { type Logger, silentLogger } from "../ops/log.ts";
 import { errorResponse, HttpError } from "./http_error.ts";
 import { type Route, type RouteContext, Router } from "./router.ts";
@@ -68,6 +69,8 @@ export interface HandlerDeps {
   layouts?: LayoutStore;
   /** Dashboard limits. */
   dashboardOptions?: DashboardOptions;
+  /** How `GET /api/tables/{table}/rows` reads the engine. @default about 100k cells a window */
+  exports?: ExportOptions;
 }
 
 export type { Handler } from "../ops/http.ts";
@@ -107,7 +110,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       deps.dashboardOptions,
     ),
     ...overviewRoutes(deps.host, sink, security),
-    ...tablesApiRoutes(deps.host, sink),
+    ...tablesApiRoutes(deps.host, sink, undefined, deps.exports),
     ...pageRoutes({
       staticDir: deps.staticDir ?? STATIC_DIR,
       assets: deps.assets ?? findAssets(),

@@ -170,6 +170,9 @@ export const OPENAPI = {
       parameters: [tableParam],
       get: {
         summary: "Export rows",
+        description: "The body streams: the table is read in windows of about 100k cells as the " +
+          "client takes them. Arrow is one IPC stream (one schema, plain Utf8 string columns). " +
+          "A failure after the status is sent cuts the body off before its end.",
         parameters: [{
           name: "format",
           in: "query",
@@ -186,6 +189,7 @@ export const OPENAPI = {
               "application/x-ndjson": text,
             },
           },
+          400: err("Malformed format or position"),
           404: err("No such table"),
           406: err("No acceptable format"),
           503: err("The engine could not make the export"),

@@ -1,12 +1,14 @@
 /**
  * `GET /api/tables/{table}/rows`: exports a table as Arrow, CSV, JSON,
- * NDJSON or JSON columns, chosen by `?format=` or `Accept`.
+ * NDJSON or JSON columns, chosen by `?format=` or `Accept`. The body
+ * streams as the engine reads the table in windows; a failure after the
+ * status went out cuts the body off (see `engine/export.ts`).
  *
  * @module
  */
 
 import type { EngineHost } from "../engine/host.ts";
-import { exportRows } from "../engine/export.ts";
+import { type ExportOptions, exportRows } from "../engine/export.ts";
 import { EXPORT_TYPES, negotiateExport } from "../ingest/media.ts";
 import { HttpError } from "./http_error.ts";
 import { asHttp } from "./tables_reply.ts";
@@ -18,8 +20,13 @@ import { awaitPosition } from "./position.ts";
  * The export route.
  *
  * @param sink Its log answers reads that name a log position.
+ * @param options Window size and read hook. @default about 100k cells a window
  */
-export function rowExportRoutes(host: EngineHost, sink?: { log: BatchLog }): Route[] {
+export function rowExportRoutes(
+  host: EngineHost,
+  sink?: { log: BatchLog },
+  options: ExportOptions = {},
+): Route[] {
   return [{
     methods: ["GET"],
     path: "/api/tables/:table/rows",
@@ -37,11 +44,11 @@ export function rowExportRoutes(host: EngineHost, sink?: { log: BatchLog }): Rou
             "cannot produce any accepted type; use Arrow, CSV, JSON or NDJSON, or ?format=",
           );
         }
-        const body = await exportRows(host, ctx.params.table, format);
+        const body = await exportRows(host, ctx.params.table, format, options);
         if (body === undefined) {
           throw new HttpError(404, `no table named ${JSON.stringify(ctx.params.table)}`);
         }
-        return new Response(body as BodyInit, {
+        return new Response(body, {
           headers: {
             "content-type": EXPORT_TYPES[format],
             "cache-control": "no-store",

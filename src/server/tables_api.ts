@@ -6,6 +6,7 @@
  */
 
 import type { EngineHost } from "../engine/host.ts";
+import type { ExportOptions } from "../engine/export.ts";
 import type { IngestLimits } from "../ingest/limits.ts";
 import type { BatchSink } from "../ingest/sink.ts";
 import { openApiRoutes } from "./openapi.ts";
@@ -14,12 +15,21 @@ import { rowWriteRoutes } from "./rows_write.ts";
 import type { Route } from "./router.ts";
 import { tableWriteRoutes } from "./tables_write.ts";
 
-/** Routes for table definitions, rows in and out, and `GET /api/openapi.json`. */
-export function tablesApiRoutes(host: EngineHost, sink: BatchSink, limits?: IngestLimits): Route[] {
+/**
+ * Routes for table definitions, rows in and out, and `GET /api/openapi.json`.
+ *
+ * @param exports How exports read the engine. @default about 100k cells a window
+ */
+export function tablesApiRoutes(
+  host: EngineHost,
+  sink: BatchSink,
+  limits?: IngestLimits,
+  exports?: ExportOptions,
+): Route[] {
   return [
     ...openApiRoutes(),
     ...tableWriteRoutes(host, sink, limits ?? sink.limits),
     ...rowWriteRoutes(sink, limits ?? sink.limits),
-    ...rowExportRoutes(host, sink),
+    ...rowExportRoutes(host, sink, exports),
   ];
 }

@@ -46,3 +46,14 @@ export function transferable(bytes: Uint8Array): ArrayBuffer[] {
     ? [buffer]
     : [];
 }
+
+/**
+ * `bytes` in a buffer of its own, which can be moved. A view into a larger
+ * buffer is copied out: posted as it is, it would be cloned whole, buffer
+ * and all, and the engine client encodes each request as a view into its
+ * WebAssembly memory, which grows to hundreds of megabytes once a large
+ * table has passed through it.
+ */
+export function ownBuffer(bytes: Uint8Array): Uint8Array {
+  return transferable(bytes).length > 0 ? bytes : bytes.slice();
+}

@@ -8,7 +8,7 @@
  */
 
 import type { EngineServer, RawSession, SessionCallback } from "../server.ts";
-import { type FromWorker, type ToWorker, transferable } from "./protocol.ts";
+import { type FromWorker, ownBuffer, type ToWorker, transferable } from "./protocol.ts";
 
 /** Options for {@linkcode RemoteServer.start}. */
 export interface RemoteServerOptions {
@@ -94,8 +94,8 @@ export class RemoteServer implements EngineServer {
       client_id: id,
       handle_request: (bytes, move) => {
         // Posting a view clones its whole buffer, which for a client's
-        // request is often its WebAssembly memory: send exactly the bytes.
-        const own = move && transferable(bytes).length > 0 ? bytes : bytes.slice();
+        // request is often its WebAssembly memory: only its own bytes travel.
+        const own = move ? ownBuffer(bytes) : bytes.slice();
         return this.#call((seq) => ({ t: "req", id, seq, bytes: own }), own);
       },
       close: () => {
