@@ -25,6 +25,8 @@ export interface EnvConfig {
   maxUpdateRate: number;
   /** Viewers opening identical views share one engine view. @default true */
   shareViews: boolean;
+  /** The engine runs in a Worker, off the thread serving requests. @default true */
+  engineWorker: boolean;
   /** Engine memory budget in bytes (`MAX_ENGINE_MEMORY`); unset means the default. */
   maxEngineMemory?: number;
   /**
@@ -70,6 +72,7 @@ export const ENV_VARS = [
   "DRAIN_SECONDS",
   "MAX_UPDATE_RATE",
   "SHARE_VIEWS",
+  "ENGINE_WORKER",
   "MAX_ENGINE_MEMORY",
   "DATA_DIR",
   "WAL_SYNC",
@@ -94,6 +97,7 @@ export function readEnvConfig(env: (name: string) => string | undefined): EnvCon
     drainSeconds: parseDrainSeconds(env("DRAIN_SECONDS")),
     maxUpdateRate: parseMaxUpdateRate(env("MAX_UPDATE_RATE")),
     shareViews: parseBool("SHARE_VIEWS", env("SHARE_VIEWS"), true),
+    engineWorker: parseBool("ENGINE_WORKER", env("ENGINE_WORKER"), true),
     maxEngineMemory: parseEngineMemory("MAX_ENGINE_MEMORY", env("MAX_ENGINE_MEMORY")),
     dataDir: env("DATA_DIR") ?? "./data",
     walSync: parseWalSync(env("WAL_SYNC")),

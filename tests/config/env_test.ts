@@ -59,6 +59,9 @@ Deno.test("normalizeBasePath() adds the leading slash and drops trailing ones", 
 Deno.test("readEnvConfig() reads SHARE_VIEWS, on by default", () => {
   assert.equal(readEnvConfig(envOf({})).shareViews, true);
   assert.equal(readEnvConfig(envOf({ SHARE_VIEWS: "0" })).shareViews, false);
+  assert.equal(readEnvConfig(envOf({})).engineWorker, true);
+  assert.equal(readEnvConfig(envOf({ ENGINE_WORKER: "0" })).engineWorker, false);
+  assert.throws(() => readEnvConfig(envOf({ ENGINE_WORKER: "maybe" })), /ENGINE_WORKER/);
   assert.throws(
     () => readEnvConfig(envOf({ SHARE_VIEWS: "perhaps" })),
     (err: unknown) => err instanceof ConfigError && err.field === "SHARE_VIEWS",
