@@ -193,6 +193,9 @@ export class EngineHost {
         this.#all.delete(session);
         onClose?.();
       },
+      // A client's large to_arrow is read in windows; the host's own client
+      // is not windowed: its exports pick their windows (see `export.ts`).
+      { windowedReads: true },
     );
     this.#all.add(session);
     return session;

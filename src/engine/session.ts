@@ -9,6 +9,7 @@ import type { EngineServer, RawSession, SessionCallback } from "./server.ts";
 import type { Logger } from "../ops/log.ts";
 import { decodeEnvelope, encodeEnvelope, type Envelope, readString } from "./envelope.ts";
 import { Req } from "../protocol/messages.ts";
+import { WindowedReads } from "./windowed_read.ts";
 
 /** Receives a copy of each outbound protocol message. Must not throw. */
 export type SendFn = (bytes: Uint8Array) => void;
@@ -55,6 +56,12 @@ export interface SessionOptions {
    * so a Worker may take their buffers. @default false
    */
   moveRequests?: boolean;
+  /**
+   * A client's `to_arrow` of more than about 100k cells is read in windows
+   * (see `windowed_read.ts`), so that other sessions are served between
+   * them. @default false
+   */
+  windowedReads?: boolean;
 }
 
 /**
@@ -72,8 +79,13 @@ export class EngineSession {
   readonly #views = new Map<string, string>();
   /** Make-view requests awaiting their answer, by message id. */
   readonly #making = new Map<number, { viewId: string; table: string }>();
-  /** Message ids of the session's own requests, whose answers the client never asked for. */
-  readonly #own = new Set<number>();
+  /**
+   * The session's own requests in flight, whose answers the client never
+   * asked for, by message id, with what wants the answer.
+   */
+  readonly #own = new Map<number, ((answer: Envelope) => void) | undefined>();
+  readonly #send: SendFn;
+  readonly #windows: WindowedReads | undefined;
   #nextOwn = 0;
   #closed = false;
   readonly #move: boolean;
@@ -92,6 +104,14 @@ export class EngineSession {
     options: SessionOptions = {},
   ) {
     this.#move = options.moveRequests ?? false;
+    this.#send = send;
+    if (options.windowedReads) {
+      this.#windows = new WindowedReads(
+        (entityId, kind, body) => this.#ask(entityId, kind, body),
+        (bytes) => this.#deliver(bytes),
+        log,
+      );
+    }
     this.#server = server;
     this.#log = log;
     this.#onClose = onClose;
@@ -102,14 +122,7 @@ export class EngineSession {
       if ((this.#making.size > 0 || this.#own.size > 0) && this.#ownAnswer(buffer)) {
         return Promise.resolve();
       }
-      if (!this.#closed) {
-        const copy = owned ? buffer : buffer.slice();
-        try {
-          send(copy);
-        } catch (err) {
-          this.#log.debug("session send failed", { error: err });
-        }
-      }
+      this.#deliver(owned ? buffer : buffer.slice());
       return Promise.resolve();
     };
     this.#raw = server.make_session(callback);
@@ -136,7 +149,26 @@ export class EngineSession {
    */
   async handle(bytes: Uint8Array): Promise<void> {
     if (this.#closed) return;
-    const making = this.#track(bytes);
+    let env: Envelope | undefined;
+    try {
+      env = decodeEnvelope(bytes);
+    } catch {
+      // The engine answers what it makes of it.
+    }
+    if (env && this.#windows?.claims(env)) {
+      // The caller may reuse its buffer once this yields: the engine client
+      // encodes each request into its own memory.
+      const own = bytes.slice();
+      const req = decodeEnvelope(own);
+      return await this.#windows.run(req, () => this.#forward(own, req));
+    }
+    return await this.#forward(bytes, env);
+  }
+
+  /** Hands a request to the engine, noting the views it makes. */
+  async #forward(bytes: Uint8Array, env: Envelope | undefined): Promise<void> {
+    if (this.#closed) return;
+    const making = this.#track(env);
     try {
       await this.#raw.handle_request(bytes, this.#move);
     } catch (err) {
@@ -163,7 +195,7 @@ export class EngineSession {
     for (const id of ids) {
       this.#views.delete(id);
       const msgId = OWN_MSG_BASE + (this.#nextOwn++ % OWN_MSG_COUNT);
-      this.#own.add(msgId);
+      this.#own.set(msgId, undefined);
       try {
         await this.#raw.handle_request(
           encodeEnvelope({ msgId, entityId: id, kind: Req.VIEW_DELETE, body: EMPTY }),
@@ -181,14 +213,36 @@ export class EngineSession {
     return ids.length;
   }
 
-  /** Notes views made and deleted; returns the id of a make-view request to watch. */
-  #track(bytes: Uint8Array): number | undefined {
-    let env: Envelope;
+  /**
+   * Sends a request of the session's own and resolves with its answer, or
+   * undefined when none came (the session closed).
+   */
+  async #ask(entityId: string, kind: number, body: Uint8Array): Promise<Envelope | undefined> {
+    if (this.#closed) return undefined;
+    const msgId = OWN_MSG_BASE + (this.#nextOwn++ % OWN_MSG_COUNT);
+    let answer: Envelope | undefined;
+    this.#own.set(msgId, (env) => answer = env);
     try {
-      env = decodeEnvelope(bytes);
-    } catch {
-      return undefined;
+      await this.#raw.handle_request(encodeEnvelope({ msgId, entityId, kind, body }), true);
+    } finally {
+      this.#own.delete(msgId);
     }
+    return answer;
+  }
+
+  /** Hands one outbound message to the client, unless the session is closed. */
+  #deliver(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    try {
+      this.#send(bytes);
+    } catch (err) {
+      this.#log.debug("session send failed", { error: err });
+    }
+  }
+
+  /** Notes views made and deleted; returns the id of a make-view request to watch. */
+  #track(env: Envelope | undefined): number | undefined {
+    if (!env) return undefined;
     // A kind newer than this protocol might write, so it counts as one.
     if (WRITES.has(env.kind) || env.kind > Req.REMOVE_HOSTED_TABLES_UPDATE) {
       const watchers = writeWatchers.get(this.#server);
@@ -220,7 +274,12 @@ export class EngineSession {
     } catch {
       return false;
     }
-    if (this.#own.has(env.msgId)) return true;
+    if (this.#own.has(env.msgId)) {
+      const wanted = this.#own.get(env.msgId);
+      // The engine's buffer is freed once the callback returns.
+      wanted?.({ ...env, body: this.#server.ownsBuffers ? env.body : env.body.slice() });
+      return true;
+    }
     const making = this.#making.get(env.msgId);
     if (making) {
       this.#making.delete(env.msgId);

@@ -22,9 +22,11 @@ Deno.test("1,000 WebSocket connect/close cycles leave no entry in the client map
       await Promise.all(Array.from({ length: 50 }, cycle));
     }
     await waitFor("every session to be closed", () => service.host.sessionCount === 0);
-    // The engine's Worker reports its client map after each close it handles.
-    await waitFor("the client map back to its size", () => service.host.clientMapSize <= baseline);
-    assert.equal(service.host.clientMapSize, baseline);
+    // The Worker reports its client map after each close, a message behind the close itself.
+    await waitFor(
+      "the client map back to its baseline",
+      () => service.host.clientMapSize === baseline,
+    );
   });
 });
 

@@ -4,6 +4,7 @@ import { withService } from "../support/service.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   arrowRows,
+  bigColumns,
   ndjsonRows,
   schemaMessages,
   TYPED_SCHEMA,
@@ -23,12 +24,7 @@ function get(service: Service, path: string, headers: Record<string, string> = {
 
 /** A table of `rows` rows of an integer, a string and a float column. */
 async function bigTable(service: Service, name: string, rows: number): Promise<void> {
-  const id = Array.from({ length: rows }, (_, i) => i);
-  await service.host.createTable(name, {
-    id,
-    s: id.map((i) => `s${i % 977}`),
-    f: id.map((i) => i / 8),
-  });
+  await service.host.createTable(name, bigColumns(rows));
 }
 
 /** Whether the table has no view left: the engine refuses to delete one that has. */

@@ -40,6 +40,12 @@ export function typedRows(n: number): Record<string, unknown>[] {
   return rows;
 }
 
+/** `rows` rows of an integer, a string and a float column, as columns. */
+export function bigColumns(rows: number): Record<string, unknown[]> {
+  const id = Array.from({ length: rows }, (_, i) => i);
+  return { id, s: id.map((i) => `s${i % 977}`), f: id.map((i) => i / 8) };
+}
+
 /** Reads a whole body as bytes. */
 export async function readAll(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(body).arrayBuffer());
