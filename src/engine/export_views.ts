@@ -74,7 +74,11 @@ export class ExportViews {
     let entry = this.#entries.get(name);
     if (!entry) {
       const made = (async () => {
-        using _room = await host.memory.admit(viewCost(rows), `a view of ${rows} rows`, true);
+        using _room = await host.memory.admit(
+          viewCost(rows),
+          `a view for an export of ${rows} rows`,
+          true,
+        );
         return await table.view();
       })();
       entry = { view: made, users: 0 };

@@ -36,13 +36,13 @@ export type Ask = (
 ) => Promise<Envelope | undefined>;
 
 /**
- * One session's windowed reads. A client's requests on a view that arrive
- * while such a read of it runs wait for it, as they would have queued
- * behind the engine's one call.
+ * One session's windowed reads. The session's requests that arrive while
+ * such a read runs wait for it, whatever they address, so that the session
+ * is answered in the order it asked, as behind the engine's one call.
  */
 export class WindowedReads {
-  /** By view id, the end of the last request in line behind a windowed read. */
-  readonly #busy = new Map<string, Promise<void>>();
+  /** The end of the last request in line behind a windowed read. */
+  #tail: Promise<void> | undefined;
 
   /**
    * @param ask Sends the session's own requests.
@@ -55,31 +55,31 @@ export class WindowedReads {
     readonly log: Logger,
   ) {}
 
-  /** Whether `req` goes through {@linkcode run}: a `to_arrow`, or a request on a view in line. */
+  /** Whether `req` goes through {@linkcode run}: a `to_arrow`, or any request while one is in line. */
   claims(req: Envelope): boolean {
-    return req.kind === Req.VIEW_TO_ARROW || this.#busy.has(req.entityId);
+    return req.kind === Req.VIEW_TO_ARROW || this.#tail !== undefined;
   }
 
   /**
-   * Runs `req` once the requests on its view before it are answered: a
-   * large `to_arrow` is answered in windows, anything else is handed to
-   * `forward`. Its view's later requests wait for it in turn.
+   * Runs `req` once the session's requests in line before it are answered:
+   * a large `to_arrow` is answered in windows, anything else is handed to
+   * `forward`. The session's later requests wait for it in turn.
    *
    * @param req The request, in a buffer that stays valid while it waits.
    * @param forward Hands the request to the engine; resolves once answered.
    */
   async run(req: Envelope, forward: () => Promise<void>): Promise<void> {
-    const before = this.#busy.get(req.entityId);
+    const before = this.#tail;
     let done = () => {};
     const mine = new Promise<void>((resolve) => done = resolve);
-    this.#busy.set(req.entityId, mine);
+    this.#tail = mine;
     try {
       await before;
       const answer = await this.#read(req);
       if (answer) this.deliver(answer);
       else await forward();
     } finally {
-      if (this.#busy.get(req.entityId) === mine) this.#busy.delete(req.entityId);
+      if (this.#tail === mine) this.#tail = undefined;
       done();
     }
   }
