@@ -86,6 +86,8 @@ export interface ServiceOptions extends Partial<EnvConfig> {
   storageFs?: StorageFs;
   /** Runs the engine in a Worker, off the thread that serves requests. @default true */
   engineWorker?: boolean;
+  /** A client's large `to_arrow` is read in windows (see `engine/windowed_read.ts`). @default true */
+  windowedReads?: boolean;
   /**
    * The engine's Worker died, after the failure is logged and `/readyz`
    * reports it; `main.ts` exits so that the orchestrator restarts the
@@ -110,6 +112,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const host = await EngineHost.create({
     log,
     maxUpdateRate: options.maxUpdateRate,
+    windowedReads: options.windowedReads,
     memoryBudget: memory.budget,
     worker: options.engineWorker ?? true,
     onEngineFailure: (error) => {

@@ -46,6 +46,12 @@ export interface EngineHostOptions {
   /** Engine memory budget in bytes (see `memory.ts`). @default DEFAULT_ENGINE_MEMORY */
   memoryBudget?: number;
   /**
+   * Reads a client's `to_arrow` of more than about 100k cells in windows,
+   * so that other sessions are served between them (see `windowed_read.ts`).
+   * @default true
+   */
+  windowedReads?: boolean;
+  /**
    * Runs the engine in a Worker, so that its work never holds up the thread
    * serving HTTP and WebSockets. @default false
    */
@@ -86,6 +92,7 @@ export class EngineHost {
   /** What must let go of a table before the engine deletes it (shared views). */
   readonly #beforeDrop = new Set<(table: string) => Promise<void>>();
   readonly #onClose = new Set<() => void>();
+  #windowedReads = true;
 
   private constructor(
     log: Logger,
@@ -156,6 +163,7 @@ export class EngineHost {
   }
 
   #configure(options: EngineHostOptions): EngineHost {
+    this.#windowedReads = options.windowedReads ?? true;
     if (options.memoryBudget !== undefined) this.memory.budget = options.memoryBudget;
     return this;
   }
@@ -195,7 +203,7 @@ export class EngineHost {
       },
       // A client's large to_arrow is read in windows; the host's own client
       // is not windowed: its exports pick their windows (see `export.ts`).
-      { windowedReads: true },
+      { windowedReads: this.#windowedReads },
     );
     this.#all.add(session);
     return session;
