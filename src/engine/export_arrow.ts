@@ -146,32 +146,43 @@ function plainBatch(schema: Schema, batch: RecordBatch): RecordBatch {
  * copied out of the dictionary, nulls kept.
  */
 function plainUtf8(data: Data<Dictionary>): Data<Utf8> {
-  const dict = flatDictionary(data.dictionary!.data as Data<Utf8>[]);
-  const keys = data.values as ArrayLike<number | bigint>;
+  const { offsets: dictOffsets, bytes: dictBytes } = flatDictionary(
+    data.dictionary!.data as Data<Utf8>[],
+  );
+  // Perspective's keys are 32-bit; wider ones are read through Number().
+  const raw = data.values as ArrayLike<number | bigint>;
+  const keys = raw instanceof Int32Array || raw instanceof Uint32Array ||
+      raw instanceof Int16Array || raw instanceof Uint16Array ||
+      raw instanceof Int8Array || raw instanceof Uint8Array
+    ? raw
+    : Int32Array.from(raw as ArrayLike<number | bigint>, Number);
   const n = data.length;
+  const base = data.offset;
   const nulls = data.nullCount;
-  const valid = data.nullBitmap;
-  const isValid = (i: number) => {
-    if (nulls === 0 || !valid || valid.length === 0) return true;
-    const at = data.offset + i;
-    return ((valid[at >> 3] >> (at & 7)) & 1) === 1;
-  };
+  const valid = nulls > 0 && data.nullBitmap && data.nullBitmap.length > 0
+    ? data.nullBitmap
+    : undefined;
   const offsets = new Int32Array(n + 1);
   const bitmap = nulls > 0 ? new Uint8Array((n + 7) >> 3) : undefined;
   let total = 0;
   for (let i = 0; i < n; i++) {
-    if (isValid(i)) {
-      const k = Number(keys[data.offset + i]);
-      total += dict.offsets[k + 1] - dict.offsets[k];
+    const at = base + i;
+    if (!valid || ((valid[at >> 3] >> (at & 7)) & 1) === 1) {
+      const k = keys[at] as number;
+      total += dictOffsets[k + 1] - dictOffsets[k];
       if (bitmap) bitmap[i >> 3] |= 1 << (i & 7);
     }
     offsets[i + 1] = total;
   }
+  // Byte by byte: strings are short, and a subarray per row would leave
+  // the garbage collector a million small objects per export.
   const bytes = new Uint8Array(total);
   for (let i = 0; i < n; i++) {
-    if (offsets[i + 1] === offsets[i]) continue;
-    const k = Number(keys[data.offset + i]);
-    bytes.set(dict.bytes.subarray(dict.offsets[k], dict.offsets[k + 1]), offsets[i]);
+    let to = offsets[i];
+    const stop = offsets[i + 1];
+    if (to === stop) continue;
+    let from = dictOffsets[keys[base + i] as number];
+    while (to < stop) bytes[to++] = dictBytes[from++];
   }
   return makeData({
     type: new Utf8(),
