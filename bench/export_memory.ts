@@ -55,6 +55,11 @@ interface Result extends Case {
   firstByteMs: number;
   totalMs: number;
   bytes: number;
+  /**
+   * Peak growth of a second export right after the first, above the RSS
+   * between them: the export's own memory, the engine's view being made.
+   */
+  repeatGrowth: number;
 }
 
 const MIB = 2 ** 20;
@@ -139,14 +144,29 @@ async function run(c: Case, batches: Uint8Array[]): Promise<Result> {
     const sampler = setInterval(() => {
       peak = Math.max(peak, rssBytes(server.pid));
     }, SAMPLE_MS);
+    const url = `${server.base}api/tables/big/rows?format=${c.format}`;
     let timing;
     try {
-      timing = await download(`${server.base}api/tables/big/rows?format=${c.format}`, c.speed);
+      timing = await download(url, c.speed);
     } finally {
       clearInterval(sampler);
     }
     peak = Math.max(peak, rssBytes(server.pid));
+    // Within the 5 s the exports' view is kept, and the engine's heap has
+    // grown for it already: what a second export adds is the export's own.
+    const between = rssBytes(server.pid);
+    let repeatPeak = between;
+    const repeatSampler = setInterval(() => {
+      repeatPeak = Math.max(repeatPeak, rssBytes(server.pid));
+    }, SAMPLE_MS);
+    try {
+      await download(url, c.speed);
+    } finally {
+      clearInterval(repeatSampler);
+    }
+    repeatPeak = Math.max(repeatPeak, rssBytes(server.pid));
     return {
+      repeatGrowth: repeatPeak - between,
       ...c,
       ...timing,
       emptyRss,
@@ -188,27 +208,37 @@ if (import.meta.main) {
   for (const c of cases) {
     const r = await run(c, batches);
     results.push(r);
-    console.error(`${r.name}: peak growth ${fmt(r.peakGrowth / MIB)} MiB`);
+    console.error(
+      `${r.name}: peak growth ${fmt(r.peakGrowth / MIB)} MiB, ` +
+        `a second export ${fmt(r.repeatGrowth / MIB)} MiB`,
+    );
   }
   console.log(
     "\n| case | empty RSS MiB | table RSS MiB | table growth MiB | engine used MiB | " +
-      "peak growth MiB | kernel peak growth MiB | first byte ms | total ms | body MiB |",
+      "peak growth MiB | kernel peak growth MiB | first byte ms | total ms | body MiB | " +
+      "second export's growth MiB |",
   );
-  console.log("| --- |" + " ---: |".repeat(9));
+  console.log("| --- |" + " ---: |".repeat(10));
   for (const r of results) {
     console.log(
       `| ${r.name} | ${fmt(r.emptyRss / MIB, 0)} | ${fmt(r.tableRss / MIB, 0)} | ` +
         `${fmt((r.tableRss - r.emptyRss) / MIB, 0)} | ${fmt(r.engineUsed / MIB, 0)} | ` +
         `${fmt(r.peakGrowth / MIB)} | ${fmt(r.hwmGrowth / MIB)} | ${fmt(r.firstByteMs, 0)} | ` +
-        `${fmt(r.totalMs, 0)} | ${fmt(r.bytes / MIB)} |`,
+        `${fmt(r.totalMs, 0)} | ${fmt(r.bytes / MIB)} | ${fmt(r.repeatGrowth / MIB)} |`,
     );
   }
   const arrows = results.filter((r) => r.format === "arrow");
   if (arrows.length) console.log("\nTargets (peak RSS growth above the loaded table):");
   for (const r of arrows) {
     console.log(
-      `- ${r.name}: growth ${fmt(r.peakGrowth / MIB)} MiB < ${ARROW_TARGET / MIB} MiB: ` +
+      `- ${r.name}, first export (the engine makes its view): growth ` +
+        `${fmt(r.peakGrowth / MIB)} MiB < ${ARROW_TARGET / MIB} MiB: ` +
         (r.peakGrowth < ARROW_TARGET ? "PASS" : "MISS"),
+    );
+    console.log(
+      `- ${r.name}, second export (through the kept view): growth ` +
+        `${fmt(r.repeatGrowth / MIB)} MiB < ${ARROW_TARGET / MIB} MiB: ` +
+        (r.repeatGrowth < ARROW_TARGET ? "PASS" : "MISS"),
     );
   }
 }
