@@ -22,6 +22,7 @@ const service = await startService({
   port,
   log: silentLogger,
   maxUpdateRate: rate || undefined,
+  engineWorker: Deno.env.get("ENGINE_WORKER") !== "0",
   // The benchmark connects thousands of viewers from one address.
   security: securityConfig({
     limits: { maxConnections: 100_000, maxConnectionsPerAddress: 100_000 } as never,

@@ -14,6 +14,24 @@ import { type FromWorker, type ToWorker, transferable } from "./protocol.ts";
 const post = (message: FromWorker, transfer: ArrayBuffer[] = []) =>
   self.postMessage(message, transfer);
 
+/**
+ * Outbound messages waiting for the next answer. The engine makes messages
+ * only while it handles a request or a poll, whose answer follows them, so
+ * they travel with it: one message to the main thread per call, not one
+ * per protocol message, which matters at a thousand viewers.
+ */
+let outbox: { id: number; bytes: Uint8Array }[] = [];
+let outboxTransfer: ArrayBuffer[] = [];
+
+/** Reports call `seq` done, carrying the messages made before it. */
+function done(seq: number, clients: number, error?: string): void {
+  const msgs = outbox;
+  const transfer = outboxTransfer;
+  outbox = [];
+  outboxTransfer = [];
+  post({ t: "done", seq, clients, error, msgs: msgs.length ? msgs : undefined }, transfer);
+}
+
 const server = new LocalServer({ onPollRequest: () => post({ t: "poll-request" }) });
 const sessions = new Map<number, RawSession>();
 
@@ -28,14 +46,14 @@ async function answer(seq: number, work: () => Promise<void>): Promise<void> {
     // unknown state: the Worker dies, and the main thread reports it,
     // rather than answer later calls from a broken engine.
     if (err instanceof WebAssembly.RuntimeError) {
-      post({ t: "done", seq, clients: 0, error });
+      done(seq, 0, error);
       setTimeout(() => {
         throw err;
       });
       return;
     }
   }
-  post({ t: "done", seq, clients: server.clientCount, error });
+  done(seq, server.clientCount, error);
 }
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
@@ -47,7 +65,8 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
         server.make_session((buffer) => {
           // The engine frees `buffer` once this resolves: send a copy, moved.
           const copy = buffer.slice();
-          post({ t: "msg", id: m.id, bytes: copy }, transferable(copy));
+          outbox.push({ id: m.id, bytes: copy });
+          outboxTransfer.push(...transferable(copy));
           return Promise.resolve();
         }),
       );

@@ -28,7 +28,17 @@ export type FromWorker =
    * The call `seq` is finished, after every message it caused; `clients` is
    * the engine's client-map size then.
    */
-  | { t: "done"; seq: number; clients: number; error?: string }
+  | {
+    t: "done";
+    seq: number;
+    clients: number;
+    error?: string;
+    /**
+     * Outbound messages not yet sent, in order, each for session `id`: they
+     * ride with the answer rather than cost a message of their own.
+     */
+    msgs?: { id: number; bytes: Uint8Array }[];
+  }
   /** The engine's client-map size after a session closed. */
   | { t: "clients"; clients: number }
   /** The engine asks for a poll (its `on_poll_request`). */

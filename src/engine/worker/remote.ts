@@ -142,6 +142,7 @@ export class RemoteServer implements EngineServer {
         break;
       }
       case "done": {
+        for (const msg of m.msgs ?? []) this.#receive({ t: "msg", id: msg.id, bytes: msg.bytes });
         this.#clients = m.clients;
         const pending = this.#pending.get(m.seq);
         this.#pending.delete(m.seq);
