@@ -121,7 +121,7 @@ export class EngineHost {
       },
       log,
       undefined,
-      // The client encodes each request into a buffer of its own.
+      // The client never reads a request again once it has sent it.
       { moveRequests: true },
     );
     this.#all.add(this.#local);

@@ -48,6 +48,8 @@ Deno.test("a replicated client's local table converges to the server's rows", as
       // Updates and inserts only: the stock replica follows row deltas,
       // which cannot express a remove.
       await source.update([{ id: 3, name: "changed", x: -1 }, { id: 500, name: "new", x: 2 }]);
+      // Applied by the engine's next poll, as the HTTP API waits for.
+      await service.host.flush();
       const expected = await rowsOf(source);
       await waitFor("the replica to converge", async () => {
         return JSON.stringify(await rowsOf(replica)) === JSON.stringify(expected);
