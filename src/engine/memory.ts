@@ -253,6 +253,13 @@ export class EngineMemoryError extends StatusError {
   }
 }
 
+/**
+ * How old a reading of the engine's memory a read's admission may use.
+ * Reads may pass the budget by {@linkcode readAllowance} anyway; what a
+ * reading this young misses is other reads' short-lived output.
+ */
+export const READ_READING_MAX_AGE_MS = 50;
+
 /** A reservation of engine memory, released when disposed. */
 export interface Reservation extends Disposable {
   /** Bytes reserved. */
@@ -268,6 +275,7 @@ export class EngineMemory {
   readonly #source: SystemInfoSource;
   #reserved = 0;
   readonly #rows = new Map<string, number>();
+  #recent: { at: number; reading: Promise<EngineMemorySnapshot> } | undefined;
   /** Bytes of engine memory the service lets the engine use. */
   budget: number;
   /** Most rows one table may hold. @default DEFAULT_MAX_TABLE_ROWS */
@@ -290,6 +298,25 @@ export class EngineMemory {
   /** The engine's figures now. */
   read(): Promise<EngineMemorySnapshot> {
     return readEngineMemory(this.#source);
+  }
+
+  /**
+   * The engine's figures for admitting a read: one reading serves every
+   * read within {@linkcode READ_READING_MAX_AGE_MS}, so a thousand viewers
+   * refreshing at once cost the engine one call instead of a thousand. Any
+   * admission of a write, and the end of one, takes a fresh reading.
+   */
+  #readingForRead(): Promise<EngineMemorySnapshot> {
+    const now = performance.now();
+    const recent = this.#recent;
+    if (recent && now - recent.at < READ_READING_MAX_AGE_MS) return recent.reading;
+    const reading = this.read();
+    const entry = { at: now, reading };
+    this.#recent = entry;
+    reading.catch(() => {
+      if (this.#recent === entry) this.#recent = undefined;
+    });
+    return reading;
   }
 
   /**
@@ -317,7 +344,8 @@ export class EngineMemory {
         throw new TableRowsError(rows.table, after, this.maxTableRows);
       }
     }
-    const { used } = await this.read();
+    if (!read) this.#recent = undefined;
+    const { used } = await (read ? this.#readingForRead() : this.read());
     const taken = used + this.#reserved;
     const limit = read ? this.budget + readAllowance(this.budget) : this.budget;
     if (taken + bytes > limit) {
@@ -333,6 +361,7 @@ export class EngineMemory {
         if (!held) return;
         held = false;
         this.#reserved -= bytes;
+        if (!read) this.#recent = undefined;
         if (!rows) return;
         const left = (this.#rows.get(rows.table) ?? 0) - rows.adding;
         if (left > 0) this.#rows.set(rows.table, left);
