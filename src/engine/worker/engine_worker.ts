@@ -76,11 +76,19 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       void answer(m.seq, () => session ? session.handle_request(m.bytes) : Promise.resolve());
       break;
     }
-    case "close":
+    case "close": {
       sessions.get(m.id)?.close();
       sessions.delete(m.id);
+      // A close is not a call: whatever it made goes out on its own.
+      const msgs = outbox;
+      outbox = [];
+      outboxTransfer = [];
+      for (const msg of msgs) {
+        post({ t: "msg", id: msg.id, bytes: msg.bytes }, transferable(msg.bytes));
+      }
       post({ t: "clients", clients: server.clientCount });
       break;
+    }
     case "poll":
       void answer(m.seq, () => server.poll());
       break;
