@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { tableFromArrays, tableFromIPC, tableToIPC } from "apache-arrow";
 import { ack, type Api, body, withApi } from "../support/ingest.ts";
+import { TYPED_SCHEMA } from "../support/export_data.ts";
 
 const SCHEMA = { id: "integer", name: "string", price: "float" };
 const ROWS = [
@@ -306,17 +307,7 @@ Deno.test("PUT rows replaces every row from gzip and deflate Arrow, CSV and NDJS
   });
 });
 
-const TYPED_DEF = {
-  schema: {
-    id: "integer",
-    s: "string",
-    f: "float",
-    b: "boolean",
-    d: "date",
-    t: "datetime",
-  },
-  index: "id",
-};
+const TYPED_DEF = { schema: { ...TYPED_SCHEMA }, index: "id" };
 const TYPED_ROWS = [
   { id: 1, s: "a", f: 1.5, b: true, d: "2024-01-05", t: "2024-01-05T10:11:12.345Z" },
   { id: 2, s: null, f: null, b: false, d: null, t: "1969-12-31T23:59:59Z" },
