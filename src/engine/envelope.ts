@@ -50,15 +50,32 @@ export function decodeEnvelope(buf: Uint8Array): Envelope {
  * megabytes (a view's Arrow), which byte by byte would hold up the thread.
  */
 export function encodeEnvelope(env: Envelope): Uint8Array {
+  return encodeEnvelopeParts(env, env.kind === 0 ? [] : [env.body]);
+}
+
+/**
+ * Writes an envelope whose member is the bytes of `parts` in order, each
+ * copied once into the one buffer.
+ */
+export function encodeEnvelopeParts(
+  env: Omit<Envelope, "body">,
+  parts: readonly Uint8Array[],
+): Uint8Array {
   const head: number[] = [];
   pushVarintField(head, 1, env.msgId);
   if (env.entityId !== "") pushBytes(head, 2, encoder.encode(env.entityId));
   if (env.kind === 0) return new Uint8Array(head);
+  let length = 0;
+  for (const p of parts) length += p.byteLength;
   pushVarint(head, (env.kind << 3) | WIRE_LEN);
-  pushVarint(head, env.body.length);
-  const out = new Uint8Array(head.length + env.body.length);
+  pushVarint(head, length);
+  const out = new Uint8Array(head.length + length);
   out.set(head);
-  out.set(env.body, head.length);
+  let at = head.length;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
   return out;
 }
 

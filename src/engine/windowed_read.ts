@@ -11,7 +11,7 @@
  * @module
  */
 
-import { type Envelope, readVarint, stringMessage } from "./envelope.ts";
+import { encodeEnvelopeParts, type Envelope, readVarint, stringMessage } from "./envelope.ts";
 import type { Logger } from "../ops/log.ts";
 import { ArrowStreamJoiner } from "./export_arrow.ts";
 import { WINDOW_CELLS, windowRowsFor } from "./export_windows.ts";
@@ -108,8 +108,6 @@ const VIEWPORT_FIELDS = ["", "start_row", "start_col", "end_row", "end_col"] as 
 /** `ViewDimensionsResp.num_view_rows` and `num_view_columns`. */
 const VIEW_ROWS = 3;
 const VIEW_COLUMNS = 4;
-
-const encoder = new TextEncoder();
 
 /**
  * The viewport of a `ViewToArrowReq` body, or undefined for a request to
@@ -221,25 +219,7 @@ function failure(req: Envelope, what: string): Uint8Array {
   return reply(req, SERVER_ERROR, [stringMessage(1, `to_arrow in windows failed: ${what}`)]);
 }
 
-/**
- * The response envelope for `req` whose member `kind` is the bytes of
- * `body`, written into one buffer: the Arrow of a large view is copied
- * once, not byte by byte.
- */
+/** The response envelope for `req` whose member `kind` is the bytes of `body`. */
 function reply(req: Envelope, kind: number, body: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const b of body) length += b.byteLength;
-  const head: number[] = [];
-  pushVarintField(head, 1, req.msgId);
-  if (req.entityId !== "") pushBytes(head, 2, encoder.encode(req.entityId));
-  pushVarint(head, (kind << 3) | WIRE_LEN);
-  pushVarint(head, length);
-  const out = new Uint8Array(head.length + length);
-  out.set(head);
-  let at = head.length;
-  for (const b of body) {
-    out.set(b, at);
-    at += b.byteLength;
-  }
-  return out;
+  return encodeEnvelopeParts({ msgId: req.msgId, entityId: req.entityId, kind }, body);
 }
