@@ -1,6 +1,6 @@
 /**
  * Exports a table's rows in one of the wire formats, through the host's
- * client, with a view that lives only for the export. The body streams:
+ * client and the table's export view (see `export_views.ts`). The body streams:
  * the view is read in windows of rows (see `export_windows.ts`), each when
  * the body's consumer asks for more, so one export never holds the engine
  * (and every viewer's notifications behind it) for the whole table, and
@@ -59,8 +59,8 @@ export interface ExportOptions {
  * window is read: rows appended after the start are left out, and a removal
  * meanwhile shifts later rows into windows already read.
  *
- * @throws {EngineMemoryError} 507 when the view and one window would take
- *   the engine past its budget.
+ * @throws {EngineMemoryError} 507 when one window, or a view the table does
+ *   not have yet, would take the engine past its budget.
  * @throws {EngineReadError} when the engine cannot make the export; the table exists.
  */
 export async function exportRows(
@@ -92,7 +92,7 @@ export async function exportRows(
   );
   let lent: ExportView;
   try {
-    lent = await ExportViews.of(host).acquire(host, name, table, rows);
+    lent = await ExportViews.of(host).acquire(name, table, rows);
   } catch (err) {
     room[Symbol.dispose]();
     if (err instanceof EngineMemoryError) throw err;

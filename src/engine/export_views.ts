@@ -40,9 +40,11 @@ const registries = new WeakMap<EngineHost, ExportViews>();
 /** A host's export views. */
 export class ExportViews {
   readonly #entries = new Map<string, Entry>();
+  readonly #host: EngineHost;
   readonly #idleMs: number;
 
   private constructor(host: EngineHost, idleMs: number) {
+    this.#host = host;
     this.#idleMs = idleMs;
     host.beforeDrop((table) => this.#delete(table));
     host.onClose(() => {
@@ -70,11 +72,11 @@ export class ExportViews {
    * @throws {EngineMemoryError} 507 when a new view would pass the budget.
    * @throws the engine's error when it cannot make the view.
    */
-  async acquire(host: EngineHost, name: string, table: Table, rows: number): Promise<ExportView> {
+  async acquire(name: string, table: Table, rows: number): Promise<ExportView> {
     let entry = this.#entries.get(name);
     if (!entry) {
       const made = (async () => {
-        using _room = await host.memory.admit(
+        using _room = await this.#host.memory.admit(
           viewCost(rows),
           `a view for an export of ${rows} rows`,
           true,

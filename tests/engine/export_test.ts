@@ -146,8 +146,8 @@ Deno.test("exports in a row read through one view, deleted once no export has us
   const views = ExportViews.of(host, 300);
   try {
     const first = await readAll((await exportRows(host, "t", "csv", { windowRows: 100 }))!);
-    const lent = await views.acquire(host, "t", (await host.table("t"))!, 500);
-    const again = await views.acquire(host, "t", (await host.table("t"))!, 500);
+    const lent = await views.acquire("t", (await host.table("t"))!, 500);
+    const again = await views.acquire("t", (await host.table("t"))!, 500);
     assert.equal(lent.view, again.view);
     lent.release();
     again.release();

@@ -23,12 +23,17 @@ const post = (message: FromWorker, transfer: ArrayBuffer[] = []) =>
 let outbox: { id: number; bytes: Uint8Array }[] = [];
 let outboxTransfer: ArrayBuffer[] = [];
 
-/** Reports call `seq` done, carrying the messages made before it. */
-function done(seq: number, clients: number, error?: string): void {
-  const msgs = outbox;
-  const transfer = outboxTransfer;
+/** Empties the outbox, returning what it held and the buffers to move. */
+function takeOutbox(): { msgs: { id: number; bytes: Uint8Array }[]; transfer: ArrayBuffer[] } {
+  const taken = { msgs: outbox, transfer: outboxTransfer };
   outbox = [];
   outboxTransfer = [];
+  return taken;
+}
+
+/** Reports call `seq` done, carrying the messages made before it. */
+function done(seq: number, clients: number, error?: string): void {
+  const { msgs, transfer } = takeOutbox();
   post({ t: "done", seq, clients, error, msgs: msgs.length ? msgs : undefined }, transfer);
 }
 
@@ -80,10 +85,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       sessions.get(m.id)?.close();
       sessions.delete(m.id);
       // A close is not a call: whatever it made goes out on its own.
-      const msgs = outbox;
-      outbox = [];
-      outboxTransfer = [];
-      for (const msg of msgs) {
+      for (const msg of takeOutbox().msgs) {
         post({ t: "msg", id: msg.id, bytes: msg.bytes }, transferable(msg.bytes));
       }
       post({ t: "clients", clients: server.clientCount });
