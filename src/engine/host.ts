@@ -12,7 +12,7 @@ import { type EngineServer, LocalServer } from "./server.ts";
 import { RemoteServer } from "./worker/remote.ts";
 import { type Logger, silentLogger } from "../ops/log.ts";
 import { Conflator } from "./conflate.ts";
-import { EngineMemory, engineUsedBytes, memoryStats } from "./memory.ts";
+import { EngineMemory, memoryStats, readRawEngineMemory } from "./memory.ts";
 import { EngineReadError } from "./read_error.ts";
 
 /** What the API reports about a hosted table. */
@@ -248,9 +248,8 @@ export class EngineHost {
     memoryStats;
 
   /** The engine's heap and used bytes, NaN where unknown, for metrics. */
-  async engineMemory(): Promise<{ heap: number; used: number }> {
-    const info = await this.client.system_info();
-    return { heap: Number(info.heap_size), used: engineUsedBytes(info.used_size) };
+  engineMemory(): Promise<{ heap: number; used: number }> {
+    return readRawEngineMemory(this.client);
   }
 
   /** Entries in the engine's client map, the local session included. */

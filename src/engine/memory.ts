@@ -106,11 +106,15 @@ export function engineUsedBytes(raw: unknown): number {
   return n;
 }
 
-/** Reads the engine's memory figures through its client. */
-export async function readEngineMemory(source: SystemInfoSource): Promise<EngineMemorySnapshot> {
+/** Reads the engine's memory figures through its client; NaN where the engine gave none. */
+export async function readRawEngineMemory(source: SystemInfoSource): Promise<EngineMemorySnapshot> {
   const info = await source.system_info();
-  const heap = Number(info.heap_size);
-  const used = engineUsedBytes(info.used_size);
+  return { heap: Number(info.heap_size), used: engineUsedBytes(info.used_size) };
+}
+
+/** Reads the engine's memory figures through its client; 0 where the engine gave none. */
+export async function readEngineMemory(source: SystemInfoSource): Promise<EngineMemorySnapshot> {
+  const { heap, used } = await readRawEngineMemory(source);
   return { heap: Number.isFinite(heap) ? heap : 0, used: Number.isFinite(used) ? used : 0 };
 }
 
