@@ -22,6 +22,14 @@ export interface ConflatorOptions {
   maxUpdateRate?: number;
   /** Receives a poll's failure; the schedule carries on. @default ignore */
   onError?: (err: unknown) => void;
+  /**
+   * How many requests have been handed to the engine so far. With it,
+   * {@linkcode Conflator.flush} needs no new poll when nothing reached the
+   * engine since the last one began: a producer whose update was answered by
+   * a poll is not held for the next slot. @default every flush waits for a
+   * new poll
+   */
+  requestCount?: () => number;
 }
 
 /** What {@linkcode Conflator.observe} reports after each poll. */
@@ -42,6 +50,11 @@ export class Conflator {
   readonly #poll: () => Promise<boolean | void>;
   readonly #intervalMs: number;
   readonly #onError: (err: unknown) => void;
+  readonly #requestCount: (() => number) | undefined;
+  /** The request count when the running poll, or else the last one, began. */
+  #pollStamp = -1;
+  /** Waiters released when the running poll ends. */
+  #joined: (() => void)[] = [];
   readonly #afterPoll = new Set<AfterPoll>();
   readonly #observers = new Set<(o: PollObservation) => void>();
   #firstRequestAt: number | undefined;
@@ -66,6 +79,7 @@ export class Conflator {
     this.#poll = poll;
     this.#intervalMs = 1000 / rate;
     this.#onError = options.onError ?? (() => {});
+    this.#requestCount = options.requestCount;
   }
 
   /** The shortest time between two poll starts, in ms. */
@@ -110,6 +124,13 @@ export class Conflator {
    */
   flush(): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    // A poll processes every update handed to the engine before it began:
+    // with no request since the last poll began, that poll is enough (a
+    // poll already due serves someone else).
+    if (this.#requestCount?.() === this.#pollStamp) {
+      if (!this.#running) return Promise.resolve();
+      return new Promise<void>((resolve) => this.#joined.push(resolve));
+    }
     const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
     this.#schedule();
     return done;
@@ -143,6 +164,7 @@ export class Conflator {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const w of this.#waiters.splice(0)) w();
+    for (const w of this.#joined.splice(0)) w();
   }
 
   #schedule(): void {
@@ -165,6 +187,7 @@ export class Conflator {
     this.#lastStart = start;
     const waitedMs = this.#firstRequestAt === undefined ? 0 : start - this.#firstRequestAt;
     this.#firstRequestAt = undefined;
+    this.#pollStamp = this.#requestCount?.() ?? -1;
     const waiters = this.#waiters.splice(0);
     let productive = true;
     try {
@@ -188,6 +211,7 @@ export class Conflator {
       for (const fn of this.#observers) fn(observation);
       this.#running = false;
       for (const w of waiters) w();
+      for (const w of this.#joined.splice(0)) w();
       if (this.#again || this.#waiters.length > 0) this.#schedule();
     }
   }

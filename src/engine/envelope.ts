@@ -46,6 +46,21 @@ export function decodeEnvelope(buf: Uint8Array): Envelope {
 }
 
 /**
+ * The member's field number (its kind), read without decoding the rest:
+ * 0 when there is none or the bytes are not an envelope.
+ */
+export function envelopeKind(buf: Uint8Array): number {
+  try {
+    for (const f of fields(buf)) {
+      if (f.no !== 2 && f.wire === WIRE_LEN) return f.no;
+    }
+  } catch {
+    // Not an envelope: it has no kind.
+  }
+  return 0;
+}
+
+/**
  * Writes an envelope. The body is copied in one block: an answer may carry
  * megabytes (a view's Arrow), which byte by byte would hold up the thread.
  */

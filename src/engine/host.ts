@@ -14,6 +14,8 @@ import { type Logger, silentLogger } from "../ops/log.ts";
 import { Conflator } from "./conflate.ts";
 import { EngineMemory, memoryStats, readRawEngineMemory } from "./memory.ts";
 import { EngineReadError } from "./read_error.ts";
+import { envelopeKind } from "./envelope.ts";
+import { Req } from "../protocol/messages.ts";
 
 /** What the API reports about a hosted table. */
 export interface TableInfo {
@@ -88,7 +90,8 @@ export class EngineHost {
   readonly #all = new Set<EngineSession>();
   readonly #tables = new Map<string, Table>();
   readonly #log: Logger;
-  #sent = 0;
+  /** Update notifications sent, to any session. */
+  #notified = 0;
   /** What must let go of a table before the engine deletes it (shared views). */
   readonly #beforeDrop = new Set<(table: string) => Promise<void>>();
   readonly #onClose = new Set<() => void>();
@@ -100,14 +103,18 @@ export class EngineHost {
     server: ServerFactory,
   ) {
     this.#log = log;
-    // A poll that sends nothing leaves the conflator idle, so the next
-    // update is processed at once instead of waiting out the interval.
+    // A poll that sends viewers nothing leaves the conflator idle, so the
+    // next update is processed at once instead of waiting out the interval.
+    // Answers a poll releases (the engine answers an update once a poll has
+    // processed it) are not notifications: counting them held a lone
+    // producer's every batch for the interval.
     this.conflator = new Conflator(async () => {
-      const before = this.#sent;
+      const before = this.#notified;
       await this.server.poll();
-      return this.#sent !== before;
+      return this.#notified !== before;
     }, {
       maxUpdateRate,
+      requestCount: () => this.server.requestCount,
       onError: (error) => log.warn("engine poll failed", { error }),
     });
     this.server = server(() => this.conflator.request(), (error) => this.#failCalls(error));
@@ -116,7 +123,7 @@ export class EngineHost {
     this.#local = new EngineSession(
       this.server,
       (bytes) => {
-        this.#sent++;
+        this.#count(bytes);
         void this.client.handle_response(bytes);
       },
       log,
@@ -188,12 +195,16 @@ export class EngineHost {
     return session;
   }
 
+  #count(bytes: Uint8Array): void {
+    if (envelopeKind(bytes) === Req.VIEW_ON_UPDATE) this.#notified++;
+  }
+
   /** A session whose output counts towards productive polls and that owns its views. */
   #open(send: SendFn, onClose?: () => void): EngineSession {
     const session: EngineSession = new EngineSession(
       this.server,
       (bytes) => {
-        this.#sent++;
+        this.#count(bytes);
         send(bytes);
       },
       this.#log,

@@ -32,6 +32,8 @@ export interface EngineServer {
   poll(): Promise<void>;
   /** Entries in the engine's client map. */
   readonly clientCount: number;
+  /** Requests handed to the engine so far, by every session. */
+  readonly requestCount: number;
   /**
    * Whether outbound buffers handed to callbacks are already private copies;
    * the engine's own are views of its memory, freed after the callback.
@@ -73,6 +75,8 @@ export class LocalServer implements EngineServer {
   /** The engine package's server object; tests reach its memory through it. */
   readonly engine: PerspectiveServer;
   readonly ownsBuffers = false;
+  /** Requests handed to the engine so far. */
+  requestCount = 0;
 
   constructor(options: LocalServerOptions = {}) {
     const onPoll = options.onPollRequest;
@@ -90,7 +94,10 @@ export class LocalServer implements EngineServer {
     const clients = this.engine.clients;
     return {
       client_id: raw.client_id,
-      handle_request: (bytes) => raw.handle_request(bytes),
+      handle_request: (bytes) => {
+        this.requestCount++;
+        return raw.handle_request(bytes);
+      },
       close: () => {
         try {
           raw.close();

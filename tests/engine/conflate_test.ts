@@ -136,3 +136,89 @@ Deno.test("Conflator.observe() reports each poll's duration and whether it sent 
     c.close();
   }
 });
+
+Deno.test("Conflator.flush() needs no new poll when no request reached the engine since the last one began", async () => {
+  let requests = 0;
+  let release = () => {};
+  let polls = 0;
+  const c = new Conflator(async () => {
+    polls++;
+    // The first poll is held open, so that a flush can arrive while it runs.
+    if (polls === 1) await new Promise<void>((r) => release = r);
+    return true;
+  }, { maxUpdateRate: 0.01, requestCount: () => requests });
+  try {
+    requests = 1;
+    const first = c.flush();
+    await waitFor("the first poll to start", () => c.running);
+    // Nothing new since that poll began: this flush rides on it.
+    let joined = false;
+    const second = c.flush().then(() => (joined = true));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(joined, false, "a flush joining a running poll waits for its end");
+    release();
+    await first;
+    await second;
+    assert.equal(polls, 1);
+    // Still nothing new: the finished poll is enough, although the 100 s interval holds the next.
+    await c.flush();
+    assert.equal(polls, 1);
+    // A new request needs a poll of its own, which the interval holds back.
+    requests = 2;
+    let waited = false;
+    const third = c.flush().then(() => (waited = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(waited, false, "a flush after a new request waits for the next poll");
+    c.close();
+    await third;
+  } finally {
+    c.close();
+  }
+});
+
+for (const engineWorker of [false, true]) {
+  Deno.test(`a lone producer's batches are not held for the update interval (engine worker: ${engineWorker})`, async () => {
+    // A 1 s interval: a producer held for it would take 10 s for ten batches.
+    await withService({ demo: false, maxUpdateRate: 1, engineWorker }, async (service) => {
+      const url = (path: string) => new URL(path, service.url);
+      const put = await fetch(url("api/tables/t"), {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ schema: { x: "integer" } }),
+      });
+      assert.equal(put.status, 201, await put.text());
+      const started = performance.now();
+      for (let i = 0; i < 10; i++) {
+        const res = await fetch(url("api/tables/t/rows"), {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify([{ x: i }]),
+        });
+        assert.equal(res.status, 200, await res.text());
+      }
+      const ms = performance.now() - started;
+      assert.equal((await service.host.tableInfo("t"))?.size, 10);
+      assert(ms < 3000, `ten lone batches took ${ms.toFixed(0)} ms`);
+    });
+  });
+}
+
+Deno.test("EngineHost: an update with a viewer keeps the interval between notifications", async () => {
+  const host = await EngineHost.create({ maxUpdateRate: 4 });
+  try {
+    const table = await host.createTable("t", { x: "integer" });
+    const view = await table.view();
+    const at: number[] = [];
+    await view.on_update(() => at.push(performance.now()));
+    for (let i = 0; i < 6; i++) {
+      await table.update([{ x: i }]);
+      await host.flush();
+    }
+    assert.equal(await table.size(), 6);
+    const gaps = at.slice(1).map((t, i) => t - at[i]);
+    assert(gaps.every((g) => g >= 240), `gaps between notifications: ${gaps.map(Math.round)}`);
+    await view.delete();
+  } finally {
+    host.close();
+  }
+});

@@ -40,6 +40,8 @@ export class RemoteServer implements EngineServer {
   #nextSeq = 1;
   #clients = 0;
   #failure: Error | undefined;
+  /** Requests posted to the Worker so far. */
+  requestCount = 0;
 
   private constructor(worker: Worker, options: RemoteServerOptions) {
     this.#worker = worker;
@@ -96,6 +98,7 @@ export class RemoteServer implements EngineServer {
         // Posting a view clones its whole buffer, which for a client's
         // request is often its WebAssembly memory: only its own bytes travel.
         const own = move ? ownBuffer(bytes) : bytes.slice();
+        this.requestCount++;
         return this.#call((seq) => ({ t: "req", id, seq, bytes: own }), own);
       },
       close: () => {
