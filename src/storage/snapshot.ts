@@ -1,7 +1,12 @@
 /**
- * Table snapshots: a table's rows as an Arrow IPC stream plus a manifest
- * (sequence number, schema, index, limit, rows, checksum), each file
- * written whole and synced before anything refers to it.
+ * Table snapshots: a table's rows as Arrow IPC plus a manifest (sequence
+ * number, schema, index, limit, rows, checksum), each file written whole and
+ * synced before anything refers to it.
+ *
+ * The rows are read in windows, one engine call each, so ingest and viewers
+ * wait for one window at a time rather than for the whole table. The data
+ * file is the windows' IPC streams one after another, and the manifest
+ * lists each stream's length (`parts`); they load back in order.
  *
  * Rows are captured in the engine's own row order. For a `limit` table that
  * order is oldest first (the engine numbers rows as they arrive, keeps the
@@ -17,13 +22,15 @@ import type { EngineHost } from "../engine/host.ts";
 import type { TableDef } from "../engine/batch_types.ts";
 import type { Schema } from "../engine/perspective.ts";
 import { viewCost } from "../engine/memory.ts";
+import { windowRowsFor } from "../engine/export_windows.ts";
+import { concatBytes } from "../engine/export_arrow.ts";
 import { crc32c } from "./crc32c.ts";
 import type { StorageFs } from "./fs.ts";
 
 /** A snapshot's manifest. */
 export interface Manifest {
-  /** Format version. */
-  version: 1;
+  /** Format version: 1 for one IPC stream, 2 for `parts`. */
+  version: 1 | 2;
   /** Table name. */
   table: string;
   /** Sequence number of the last record the snapshot includes. */
@@ -42,6 +49,8 @@ export interface Manifest {
   bytes: number;
   /** CRC-32C of the data file. */
   crc32c: number;
+  /** Bytes of each IPC stream in the data file, in order (version 2). */
+  parts?: number[];
 }
 
 /** A table's rows and definition, captured from the engine. */
@@ -52,8 +61,10 @@ export interface Capture {
   def: TableDef;
   /** Rows. */
   rows: number;
-  /** Arrow IPC stream of the rows. */
+  /** Arrow IPC streams of the rows, one after another. */
   arrow: Uint8Array;
+  /** Bytes of each stream in `arrow`, in row order. */
+  parts: number[];
 }
 
 /** A table's definition and size, the part of a capture that must see one moment. */
@@ -80,7 +91,11 @@ export async function describeTable(host: EngineHost, name: string): Promise<Tab
  * change as later batches arrive, so this may run while ingest goes on;
  * any other table must not be written meanwhile (see `OrderedLog.paused`).
  */
-export async function captureRows(host: EngineHost, shape: TableShape): Promise<Capture> {
+export async function captureRows(
+  host: EngineHost,
+  shape: TableShape,
+  windowRows = windowRowsFor(Object.keys(shape.def.schema).length),
+): Promise<Capture> {
   const table = await host.table(shape.table);
   if (!table) throw new Error(`no table named ${JSON.stringify(shape.table)} to capture`);
   // The engine holds a view of every row while it is read out, which a big
@@ -95,8 +110,19 @@ export async function captureRows(host: EngineHost, shape: TableShape): Promise<
   );
   const view = await table.view();
   try {
-    const arrow = await view.to_arrow({ start_row: 0, end_row: size });
-    return { table: shape.table, def: shape.def, rows: size, arrow: new Uint8Array(arrow) };
+    const windows: Uint8Array[] = [];
+    // A table without rows still gets one stream: it carries the schema.
+    for (let start = 0; start < size || windows.length === 0; start += windowRows) {
+      const end = Math.min(size, start + windowRows);
+      windows.push(new Uint8Array(await view.to_arrow({ start_row: start, end_row: end })));
+    }
+    return {
+      table: shape.table,
+      def: shape.def,
+      rows: size,
+      arrow: concatBytes(windows),
+      parts: windows.map((w) => w.byteLength),
+    };
   } finally {
     await view.delete().catch(() => {});
   }
@@ -130,10 +156,33 @@ export async function restoreTable(
     },
   );
   if (manifest.rows === 0) return;
-  const data = arrow.byteOffset === 0 && arrow.byteLength === arrow.buffer.byteLength
-    ? arrow.buffer as ArrayBuffer
-    : arrow.slice().buffer;
-  await table.update(data, { format: "arrow" } as Parameters<typeof table.update>[1]);
+  const options = { format: "arrow" } as Parameters<typeof table.update>[1];
+  let at = 0;
+  for (const length of manifest.parts ?? [arrow.byteLength]) {
+    // In order: a limit table's rows keep their order, so its rollover too.
+    await table.update(arrow.slice(at, at + length).buffer, options);
+    at += length;
+  }
+}
+
+/**
+ * Checks a manifest's version and that its parts add up to its data.
+ *
+ * @throws {Error} naming `where` when they do not.
+ */
+export function checkManifest(manifest: Manifest, where: string): void {
+  if (manifest.version !== 1 && manifest.version !== 2) {
+    throw new Error(`${where}: unknown manifest version ${manifest.version}`);
+  }
+  if (manifest.version === 1) return;
+  const parts = manifest.parts;
+  if (
+    !Array.isArray(parts) || parts.length === 0 ||
+    parts.some((n) => !Number.isInteger(n) || n <= 0) ||
+    parts.reduce((a, b) => a + b, 0) !== manifest.bytes
+  ) {
+    throw new Error(`${where}: the manifest's parts do not add up to its ${manifest.bytes} bytes`);
+  }
 }
 
 /** A file-system-safe name for a table's files: readable prefix plus a hash. */
@@ -158,7 +207,7 @@ export async function writeSnapshot(
 ): Promise<{ manifest: Manifest; manifestFile: string }> {
   const stem = `${await fileStem(capture.table)}-${seq}`;
   const manifest: Manifest = {
-    version: 1,
+    version: 2,
     table: capture.table,
     seq,
     columns: Object.entries(capture.def.schema),
@@ -168,6 +217,7 @@ export async function writeSnapshot(
     file: `${stem}.arrow`,
     bytes: capture.arrow.byteLength,
     crc32c: crc32c(capture.arrow),
+    parts: capture.parts,
   };
   await fs.writeFileSynced(join(dir, manifest.file), capture.arrow);
   const manifestFile = `${stem}.json`;
@@ -190,7 +240,7 @@ export async function readSnapshot(
 ): Promise<{ manifest: Manifest; arrow: Uint8Array }> {
   const path = join(dir, manifestFile);
   const manifest = JSON.parse(new TextDecoder().decode(await fs.readFile(path))) as Manifest;
-  if (manifest.version !== 1) throw new Error(`${path}: unknown manifest version`);
+  checkManifest(manifest, path);
   const arrow = await fs.readFile(join(dir, manifest.file));
   if (arrow.byteLength !== manifest.bytes || crc32c(arrow) !== manifest.crc32c) {
     throw new Error(`${join(dir, manifest.file)}: checksum mismatch`);

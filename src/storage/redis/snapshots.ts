@@ -10,7 +10,7 @@
 
 import type { EngineHost } from "../../engine/host.ts";
 import { crc32c } from "../crc32c.ts";
-import { type Capture, type Manifest, restoreTable } from "../snapshot.ts";
+import { type Capture, checkManifest, type Manifest, restoreTable } from "../snapshot.ts";
 import { type RedisConnection, type Reply, text } from "./client.ts";
 import type { LogKeys } from "./keys.ts";
 
@@ -19,8 +19,8 @@ export const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** A snapshot's manifest, as stored. */
 export interface RedisSnapshot {
-  /** Format version. */
-  version: 1;
+  /** Format version: 2 when tables list their IPC streams' `parts`. */
+  version: 1 | 2;
   /** Its name (the position). */
   name: string;
   /** The log generation it belongs to. */
@@ -43,6 +43,8 @@ export interface RedisSnapshot {
     bytes: number;
     crc32c: number;
     chunks: number;
+    /** Bytes of each IPC stream in the table's data, in order (version 2). */
+    parts?: number[];
   }[];
 }
 
@@ -89,9 +91,10 @@ export async function writeSnapshot(
       bytes: c.arrow.byteLength,
       crc32c: crc32c(c.arrow),
       chunks,
+      parts: c.parts,
     });
   }
-  const snapshot: RedisSnapshot = { version: 1, name, ...base, tables };
+  const snapshot: RedisSnapshot = { version: 2, name, ...base, tables };
   await conn.send(["SET", keys.snapshot(name), JSON.stringify(snapshot)]);
   await conn.send(["LPUSH", keys.snapshots, name]);
   return snapshot;
@@ -128,7 +131,7 @@ export async function loadSnapshot(
       throw new Error(`snapshot ${snapshot.name}: ${table.table} fails its checksum`);
     }
     const manifest: Manifest = {
-      version: 1,
+      version: snapshot.version,
       table: table.table,
       seq: snapshot.seq,
       columns: table.columns,
@@ -138,7 +141,9 @@ export async function loadSnapshot(
       file: "",
       bytes: table.bytes,
       crc32c: table.crc32c,
+      ...(table.parts ? { parts: table.parts } : {}),
     };
+    checkManifest(manifest, `snapshot ${snapshot.name}: ${table.table}`);
     await restoreTable(host, manifest, arrow);
     rows += table.rows;
   }
