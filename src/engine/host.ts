@@ -104,10 +104,9 @@ export class EngineHost {
   ) {
     this.#log = log;
     // A poll that sends viewers nothing leaves the conflator idle, so the
-    // next update is processed at once instead of waiting out the interval.
-    // Answers a poll releases (the engine answers an update once a poll has
-    // processed it) are not notifications: counting them held a lone
-    // producer's every batch for the interval.
+    // next update is processed at once instead of waiting out the interval:
+    // answers that arrive meanwhile (a lone producer's own update) are not
+    // notifications, and counting them held each of its batches back.
     this.conflator = new Conflator(async () => {
       const before = this.#notified;
       await this.server.poll();

@@ -6,6 +6,8 @@
  */
 
 import { PerspectiveServer } from "./perspective.ts";
+import { envelopeKind } from "./envelope.ts";
+import { Req } from "../protocol/messages.ts";
 
 /** Receives one outbound protocol message of a session. */
 export type SessionCallback = (buffer: Uint8Array) => Promise<void>;
@@ -32,7 +34,10 @@ export interface EngineServer {
   poll(): Promise<void>;
   /** Entries in the engine's client map. */
   readonly clientCount: number;
-  /** Requests handed to the engine so far, by every session. */
+  /**
+   * Requests handed to the engine so far, by every session, that leave it
+   * work for a poll (see {@linkcode leavesWork}).
+   */
   readonly requestCount: number;
   /**
    * Whether outbound buffers handed to callbacks are already private copies;
@@ -64,9 +69,26 @@ export class SafeClientMap extends Map<number, Callback> {
   }
 }
 
+/** The requests that mark a table as having updates to process. */
+const LEAVES_WORK = new Set<number>([Req.TABLE_UPDATE, Req.TABLE_REMOVE, Req.TABLE_REPLACE]);
+
+/**
+ * Whether a request leaves the engine work that only a poll does. Only an
+ * update, a remove or a replace marks a table dirty; the engine processes a
+ * dirty table itself before any read of it answers. Polling after every
+ * other request too would only add empty polls, each an engine call, and
+ * each a reason for shared views to read again.
+ */
+export function leavesWork(request: Uint8Array): boolean {
+  return LEAVES_WORK.has(envelopeKind(request));
+}
+
 /** Options for {@linkcode LocalServer}. */
 export interface LocalServerOptions {
-  /** Called after every request instead of polling at once (see `conflate.ts`). */
+  /**
+   * Called after each request that leaves work for a poll, instead of
+   * polling at once (see `conflate.ts`).
+   */
   onPollRequest?: () => void;
 }
 
@@ -75,13 +97,16 @@ export class LocalServer implements EngineServer {
   /** The engine package's server object; tests reach its memory through it. */
   readonly engine: PerspectiveServer;
   readonly ownsBuffers = false;
-  /** Requests handed to the engine so far. */
+  /** Requests handed to the engine so far that leave work for a poll. */
   requestCount = 0;
+  readonly #onPoll: (() => void) | undefined;
 
   constructor(options: LocalServerOptions = {}) {
-    const onPoll = options.onPollRequest;
+    this.#onPoll = options.onPollRequest;
+    // With the hook set, the engine leaves polling to its caller; the
+    // sessions below ask for a poll only where there is work for one.
     this.engine = new PerspectiveServer(
-      onPoll ? { on_poll_request: () => Promise.resolve(onPoll()) } : undefined,
+      this.#onPoll ? { on_poll_request: () => Promise.resolve() } : undefined,
     );
     const safe = new SafeClientMap();
     for (const [id, cb] of this.engine.clients) safe.set(id, cb);
@@ -94,9 +119,11 @@ export class LocalServer implements EngineServer {
     const clients = this.engine.clients;
     return {
       client_id: raw.client_id,
-      handle_request: (bytes) => {
-        this.requestCount++;
-        return raw.handle_request(bytes);
+      handle_request: async (bytes) => {
+        const work = leavesWork(bytes);
+        if (work) this.requestCount++;
+        await raw.handle_request(bytes);
+        if (work) this.#onPoll?.();
       },
       close: () => {
         try {

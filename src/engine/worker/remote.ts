@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { EngineServer, RawSession, SessionCallback } from "../server.ts";
+import { type EngineServer, leavesWork, type RawSession, type SessionCallback } from "../server.ts";
 import { type FromWorker, ownBuffer, type ToWorker, transferable } from "./protocol.ts";
 
 /** Options for {@linkcode RemoteServer.start}. */
@@ -40,7 +40,7 @@ export class RemoteServer implements EngineServer {
   #nextSeq = 1;
   #clients = 0;
   #failure: Error | undefined;
-  /** Requests posted to the Worker so far. */
+  /** Requests posted to the Worker so far that leave work for a poll. */
   requestCount = 0;
 
   private constructor(worker: Worker, options: RemoteServerOptions) {
@@ -97,8 +97,8 @@ export class RemoteServer implements EngineServer {
       handle_request: (bytes, move) => {
         // Posting a view clones its whole buffer, which for a client's
         // request is often its WebAssembly memory: only its own bytes travel.
+        if (leavesWork(bytes)) this.requestCount++;
         const own = move ? ownBuffer(bytes) : bytes.slice();
-        this.requestCount++;
         return this.#call((seq) => ({ t: "req", id, seq, bytes: own }), own);
       },
       close: () => {
