@@ -48,6 +48,8 @@ export interface Service {
   metrics: ServiceMetrics;
   /** Where every ingest source's batches go; `listen()` to count them. */
   sink: BatchSink;
+  /** Applies batches to the engine; tests inject faults through it. */
+  applier: BatchApplier;
   /** The data directory, when tables are durable. */
   storage?: DataDir;
   /** The shared log, when `redisUrl` is set. */
@@ -295,6 +297,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     readiness,
     metrics,
     sink,
+    applier,
     storage,
     shared,
     drain: drainOnce,

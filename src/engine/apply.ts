@@ -57,6 +57,12 @@ export class BatchApplier {
   #scratch?: Promise<EngineHost>;
   #rehearsals = 0;
 
+  /**
+   * A seam for tests: an error it returns is thrown before the batch reaches
+   * the engine, as a failure of this engine alone (no room) would be.
+   */
+  faultBeforeStage?: (batch: EngineBatch) => Error | undefined;
+
   /** @param host The engine host that owns the tables. */
   constructor(host: EngineHost) {
     this.#host = host;
@@ -70,6 +76,8 @@ export class BatchApplier {
    *   unchanged), 404 when the table is missing, 409 when a create finds it.
    */
   async stage(batch: EngineBatch): Promise<Staged> {
+    const fault = this.faultBeforeStage?.(batch);
+    if (fault) throw fault;
     const name = batch.table;
     let table = await this.#host.table(name);
     if (batch.create && table) {

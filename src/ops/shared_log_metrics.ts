@@ -21,6 +21,8 @@ export interface SharedLogSource {
   /** The log. */
   log: {
     readonly ready: boolean;
+    /** The entry this replica could not apply, until a rebuild applies it. */
+    readonly diverged?: { seq: number; position: string; reason: string };
     readonly appliedSeq: number;
     stats: {
       applied: number;
@@ -28,6 +30,7 @@ export interface SharedLogSource {
       rebuilds: number;
       appendErrors: number;
       applyDelayMs: number;
+      applyFailures: number;
     };
   };
   /** Snapshots. */
@@ -41,7 +44,13 @@ export function watchSharedLog(r: Registry, readiness: Readiness, source: Shared
   readiness.addCheck(
     "redis",
     () =>
-      !source.log.ready
+      source.log.diverged
+        ? {
+          ok: false,
+          detail: `could not apply log entry ${source.log.diverged.seq} that other replicas ` +
+            `applied (${source.log.diverged.reason}); rebuilding from a snapshot until it applies`,
+        }
+        : !source.log.ready
         ? { ok: false, detail: "loading the shared log's snapshot and stream" }
         : source.connected
         ? { ok: true }
@@ -65,7 +74,13 @@ export function watchSharedLog(r: Registry, readiness: Readiness, source: Shared
   });
   const rebuilds = r.counter({
     name: "perspective_replica_rebuilds_total",
-    help: "Rebuilds from a snapshot after a trimmed gap or a reset log.",
+    help: "Rebuilds from a snapshot after a trimmed gap, a reset log or an entry this " +
+      "replica could not apply.",
+  });
+  const applyFailures = r.counter({
+    name: "perspective_replica_apply_failures_total",
+    help: "Log entries this replica alone could not apply (no room, an engine failure); " +
+      "each makes it unready until a rebuild applies them.",
   });
   const appendErrors = r.counter({
     name: "perspective_redis_append_errors_total",
@@ -102,6 +117,7 @@ export function watchSharedLog(r: Registry, readiness: Readiness, source: Shared
     applied.inc(undefined, s.applied - applied.get());
     refused.inc(undefined, s.refused - refused.get());
     rebuilds.inc(undefined, s.rebuilds - rebuilds.get());
+    applyFailures.inc(undefined, s.applyFailures - applyFailures.get());
     appendErrors.inc(undefined, s.appendErrors - appendErrors.get());
     lagEntries.set(undefined, f.lagEntries);
     lagSeconds.set(undefined, f.lagMs / 1000);

@@ -27,6 +27,7 @@ import { APPEND_SCRIPT, type LogKeys } from "./keys.ts";
 import { appendError, unreachable } from "./errors.ts";
 import { concurrent, emptyResult } from "./concurrent.ts";
 import { VisiblePosition } from "./positions.ts";
+import { localFailure } from "../local_failure.ts";
 
 interface Waiter {
   resolve: (a: Applied) => void;
@@ -45,6 +46,18 @@ export interface ReplicaStats {
   appendErrors: number;
   /** Milliseconds from `XADD` to applied here, of the last entry. */
   applyDelayMs: number;
+  /** Entries this replica alone could not apply (each made it rebuild). */
+  applyFailures: number;
+}
+
+/** An entry this replica could not apply while others could. */
+export interface Divergence {
+  /** Its stream ID. */
+  position: string;
+  /** Its entry number. */
+  seq: number;
+  /** Why. */
+  reason: string;
 }
 
 /** What the log tells whoever takes snapshots. */
@@ -92,7 +105,15 @@ export class StreamLog extends LogStateView implements BatchLog {
     rebuilds: 0,
     appendErrors: 0,
     applyDelayMs: 0,
+    applyFailures: 0,
   };
+  /**
+   * The entry this replica could not apply, until a rebuild has loaded the
+   * tables again; meanwhile it is not ready.
+   */
+  diverged?: Divergence;
+  /** Called once for each entry this replica alone could not apply. */
+  onDiverged?: (d: Divergence) => void;
 
   /**
    * @param host The engine host.
@@ -222,6 +243,11 @@ export class StreamLog extends LogStateView implements BatchLog {
           const result = await settled;
           waiter?.resolve({ position: id, result });
         } catch (err) {
+          const reason = localFailure(err);
+          if (reason !== undefined && generation === this.#generation) {
+            this.#diverge({ position: id, seq, reason }, waiter);
+            return;
+          }
           this.stats.refused++;
           if (!waiter) {
             this.#logger.warn("log entry refused by the engine, as on every replica", {
@@ -231,7 +257,8 @@ export class StreamLog extends LogStateView implements BatchLog {
           }
           waiter?.reject(err);
         }
-        if (generation === this.#generation) this.#visible.advance(id);
+        // Past an entry it could not apply, this replica's positions mean nothing.
+        if (generation === this.#generation && !this.diverged) this.#visible.advance(id);
       });
     });
   }
@@ -271,8 +298,33 @@ export class StreamLog extends LogStateView implements BatchLog {
       this.#applied = at.position;
       this.#seq = at.seq;
       this.#visible.reset(at.position);
+      this.diverged = undefined;
       this.#ready = true;
     });
+  }
+
+  /**
+   * Stops serving as if `d` were applied: the replica is not ready, reads do
+   * not see its position, and the tailer rebuilds the tables from a
+   * snapshot, with this entry applied again after it.
+   */
+  #diverge(d: Divergence, waiter: Waiter | undefined): void {
+    this.stats.applyFailures++;
+    this.diverged ??= d;
+    this.#ready = false;
+    this.#logger.error(
+      "could not apply a log entry that other replicas apply; not ready until a rebuild applies it",
+      { ...d },
+    );
+    waiter?.reject(
+      new StatusError(
+        503,
+        `the change is in the shared log at ${d.position}, but this replica could not apply it ` +
+          `(${d.reason}); it is rebuilding its tables: read the table before retrying`,
+        { "retry-after": "5" },
+      ),
+    );
+    this.onDiverged?.(d);
   }
 
   /** Refuses new changes; fails appends still waiting; waits for applies in flight. */

@@ -16,6 +16,9 @@ import type { LogKeys } from "./keys.ts";
 import { listSnapshots, loadSnapshot, readManifest } from "./snapshots.ts";
 import type { StreamLog } from "./stream_log.ts";
 
+/** Longest wait between rebuilds that the same unappliable entry causes. */
+const MAX_DIVERGED_BACKOFF_MS = 30_000;
+
 /** Options for {@linkcode Tailer}. */
 export interface TailerOptions {
   /** The tailer's own connection (it blocks). */
@@ -45,9 +48,16 @@ export class Tailer {
   /** Rows loaded from the last snapshot a rebuild used. */
   lastRebuild?: { snapshot?: string; rows: number; ms: number; reason: string };
 
+  /** Rebuilds in a row that an entry this replica could not apply caused. */
+  #failedRebuilds = 0;
+  #lastFailedRebuild = 0;
+
   /** @param options See {@linkcode TailerOptions}. */
   constructor(options: TailerOptions) {
     this.#o = options;
+    options.log.onDiverged = (d) => {
+      this.#rebuildReason ??= `could not apply entry ${d.seq} (${d.position}) here: ${d.reason}`;
+    };
   }
 
   /** Whether the last read from Redis succeeded. */
@@ -96,6 +106,19 @@ export class Tailer {
       if (this.#held) await this.#held;
       try {
         if (this.#rebuildReason !== undefined) {
+          if (log.diverged) {
+            // The same entry may fail again until there is room: each try
+            // reloads every table, so tries close together space out.
+            const now = Date.now();
+            if (now - this.#lastFailedRebuild > 2 * MAX_DIVERGED_BACKOFF_MS) {
+              this.#failedRebuilds = 0;
+            }
+            if (this.#failedRebuilds > 0) {
+              await sleep(Math.min(MAX_DIVERGED_BACKOFF_MS, 500 * 2 ** (this.#failedRebuilds - 1)));
+            }
+            this.#failedRebuilds++;
+            this.#lastFailedRebuild = Date.now();
+          }
           await this.#rebuild();
           continue;
         }
