@@ -3,12 +3,14 @@
  * request, so a burst of batches between two polls is processed together and
  * costs each viewer one notification, not one per batch.
  *
- * The engine calls {@linkcode Conflator.request} (its `on_poll_request` hook)
- * after every request. The first request after a quiet spell (or after a
- * poll that found nothing to do) polls on the next macrotask, so a lone
- * update is not delayed; requests arriving while a poll is due or running
- * wait for the next slot, at most `maxUpdateRate` productive polls a second. A poll never overlaps another, so a slow poll stretches
- * the interval: under load the engine conflates more instead of queueing.
+ * The engine server calls {@linkcode Conflator.request} (its
+ * `on_poll_request` hook) after every request that leaves it work (an
+ * update, a remove, a replace). The first request after a quiet spell (or
+ * after a poll that sent no notification) polls on the next macrotask, so a
+ * lone update is not delayed; requests arriving while a poll is due or
+ * running wait for the next slot, at most `maxUpdateRate` productive polls a
+ * second. A poll never overlaps another, so a slow poll stretches the
+ * interval: under load the engine conflates more instead of queueing.
  *
  * @module
  */
@@ -23,11 +25,11 @@ export interface ConflatorOptions {
   /** Receives a poll's failure; the schedule carries on. @default ignore */
   onError?: (err: unknown) => void;
   /**
-   * How many requests have been handed to the engine so far. With it,
-   * {@linkcode Conflator.flush} needs no new poll when nothing reached the
-   * engine since the last one began: a producer whose update was answered by
-   * a poll is not held for the next slot. @default every flush waits for a
-   * new poll
+   * How many requests that leave the engine work (updates) have been handed
+   * to it so far. With it, {@linkcode Conflator.flush} needs no new poll when
+   * none reached the engine since the last poll began: a producer whose
+   * update that poll processed is not held for the next slot. @default every
+   * flush waits for a new poll
    */
   requestCount?: () => number;
 }
@@ -125,8 +127,8 @@ export class Conflator {
   flush(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     // A poll processes every update handed to the engine before it began:
-    // with no request since the last poll began, that poll is enough (a
-    // poll already due serves someone else).
+    // with no update since the last poll began, that poll is enough (a poll
+    // already due serves someone else).
     if (this.#requestCount?.() === this.#pollStamp) {
       if (!this.#running) return Promise.resolve();
       return new Promise<void>((resolve) => this.#joined.push(resolve));

@@ -169,7 +169,11 @@ export class StreamLog extends LogStateView implements BatchLog {
     const cmd = this.#cmd;
     if (!this.#ready || !cmd?.connected) {
       this.stats.appendErrors++;
-      throw this.#ready ? unreachable() : unreachable("this replica is loading the log");
+      throw this.#ready ? unreachable() : unreachable(
+        this.diverged
+          ? `this replica could not apply entry ${this.diverged.seq} and is rebuilding its tables`
+          : "this replica is loading the log",
+      );
     }
     const nonce = `${this.#replica}:${++this.#nonce}`;
     const acked = new Promise<Applied>((resolve, reject) =>
