@@ -42,6 +42,13 @@ if (import.meta.main) {
       console.error("engine failure: exiting so that the service is restarted");
       Deno.exit(70);
     },
+    onStorageDiverged: (reason) => {
+      console.error(
+        `a logged change could not be applied (${reason}): exiting so that the restart ` +
+          "rebuilds the tables from the log",
+      );
+      Deno.exit(70);
+    },
     onRecoveryProgress: (p) =>
       console.log(`recovering tables: ${p.percent}% (${p.records} records, ${p.rows} rows)`),
   }).catch((err) => {

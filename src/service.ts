@@ -96,6 +96,13 @@ export interface ServiceOptions extends Partial<EnvConfig> {
    * service (its tables come back from the data directory). @default nothing more
    */
   onEngineFailure?: (error: Error) => void;
+  /**
+   * A logged change failed on this engine alone (no room, rows it did not
+   * store): the tables differ from the data directory's log until a restart
+   * rebuilds them from it. The service is not ready and refuses changes;
+   * `main.ts` exits so that the orchestrator restarts it. @default nothing more
+   */
+  onStorageDiverged?: (reason: string) => void;
 }
 
 /** Starts the service and resolves once it listens. */
@@ -155,8 +162,17 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   );
   readiness.addCheck(
     "storage",
-    () =>
-      recovering && !storage && !shared ? { ok: false, detail: "recovering tables" } : { ok: true },
+    () => {
+      if (recovering && !storage && !shared) return { ok: false, detail: "recovering tables" };
+      const d = storage?.log.diverged;
+      return d
+        ? {
+          ok: false,
+          detail: `could not apply log record ${d.seq} (${d.reason}); restart to rebuild the ` +
+            "tables from the log",
+        }
+        : { ok: true };
+    },
   );
   sink.listen((e) =>
     metrics.observeIngest({
@@ -220,6 +236,10 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
         onProgress: (p) => {
           log.info("recovering", { ...p });
           options.onRecoveryProgress?.(p);
+        },
+        onDiverged: (d) => {
+          log.error("could not apply a logged change: the tables differ from the log", { ...d });
+          options.onStorageDiverged?.(d.reason);
         },
       });
       const r = storage.recovery;

@@ -16,7 +16,7 @@ import type { EngineHost } from "../engine/host.ts";
 import type { Logger } from "../ops/log.ts";
 import { Checkpointer, type CheckpointPolicy } from "./checkpoint.ts";
 import { isDiskFull, realFs, type StorageFs } from "./fs.ts";
-import { OrderedLog } from "./log.ts";
+import { type LogDivergence, OrderedLog } from "./log.ts";
 import { recover, type RecoveryProgress, type RecoveryReport } from "./recovery.ts";
 import { SegmentWriter, type SyncMode } from "./segments.ts";
 
@@ -36,6 +36,8 @@ export interface DataDirOptions {
   logger: Logger;
   /** Recovery progress, every few seconds. */
   onProgress?: (p: RecoveryProgress) => void;
+  /** A logged change failed on this engine alone; see `OrderedLogOptions.onDiverged`. */
+  onDiverged?: (d: LogDivergence) => void;
 }
 
 /** An open data directory. */
@@ -85,6 +87,7 @@ export async function openDataDir(
       store: { write: (frames) => late.writer!.write(frames) },
       storeError: storeError,
       onApplied: (record, bytes) => late.checkpointer?.noteApplied(record, bytes),
+      onDiverged: options.onDiverged,
     });
     const recovery = await recover({
       fs,

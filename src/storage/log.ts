@@ -19,6 +19,8 @@ import type { EngineHost } from "../engine/host.ts";
 import { LogState, LogStateView } from "./state.ts";
 import { type Change, changeTable, encodeRecord, type LogRecord } from "./record.ts";
 import type { Frame } from "./segments.ts";
+import { localFailure } from "./local_failure.ts";
+import { StatusError } from "../engine/batch_types.ts";
 
 /** What an append achieved. */
 export interface Applied {
@@ -93,6 +95,20 @@ export interface OrderedLogOptions {
   lastSeq?: number;
   /** Runs after each applied record, in order (snapshot scheduling). */
   onApplied?: (record: LogRecord, bytes: number) => void;
+  /**
+   * Called once when a logged change fails on this engine alone (see
+   * `local_failure.ts`): the tables now differ from the log, and only a
+   * restart, which rebuilds them from it, brings them back.
+   */
+  onDiverged?: (d: LogDivergence) => void;
+}
+
+/** A logged change this engine could not apply. */
+export interface LogDivergence {
+  /** Its sequence number. */
+  seq: number;
+  /** Why. */
+  reason: string;
 }
 
 /** A batch log with an optional store; see the module documentation. */
@@ -107,6 +123,12 @@ export class OrderedLog extends LogStateView implements BatchLog {
   #closed = false;
   /** Counters for metrics. */
   readonly stats: LogStats = { records: 0, bytes: 0, groups: 0, writeSeconds: [], writeErrors: 0 };
+  /** The logged change this engine could not apply, if any: the tables differ from the log. */
+  diverged?: LogDivergence;
+  /** Settlements of replayed batches not yet checked. */
+  #replaying: Promise<void>[] = [];
+  /** The first replayed record this engine alone could not apply. */
+  #replayFailure?: LogDivergence;
 
   /**
    * @param host The engine host the changes go to.
@@ -133,6 +155,7 @@ export class OrderedLog extends LogStateView implements BatchLog {
   /** See {@linkcode BatchLog.append}. */
   async append(change: Change, precondition?: () => void): Promise<Applied> {
     if (this.#closed) throw new Error("the batch log is closed");
+    if (this.diverged) throw divergedError(this.diverged);
     const table = changeTable(change);
     await this.settledStructure(table);
     if (this.#closed) throw new Error("the batch log is closed");
@@ -172,13 +195,31 @@ export class OrderedLog extends LogStateView implements BatchLog {
     this.#seq = Math.max(this.#seq, record.seq);
     try {
       const staged = await this.state.apply(record.change);
-      staged?.settled.catch(() => {});
+      if (staged) {
+        this.#replaying.push(staged.settled.then(() => {}, (err) => {
+          const reason = localFailure(err);
+          if (reason !== undefined) this.#replayFailure ??= { seq: record.seq, reason };
+        }));
+      }
       return undefined;
     } catch (err) {
+      const reason = localFailure(err);
+      if (reason !== undefined) this.#replayFailure ??= { seq: record.seq, reason };
       return err instanceof Error ? err : new Error(String(err));
     } finally {
       this.#applied = Math.max(this.#applied, record.seq);
     }
+  }
+
+  /**
+   * Waits for the batches replayed so far to settle, and returns the first
+   * that this engine alone could not apply (no room, rows it did not store),
+   * or undefined: such a record must not be skipped, or the tables would
+   * lack what was acknowledged.
+   */
+  async replayFailure(): Promise<LogDivergence | undefined> {
+    await Promise.all(this.#replaying.splice(0));
+    return this.#replayFailure;
   }
 
   /** Marks tables restored from a snapshot as durable, and sets saved settings. */
@@ -193,6 +234,16 @@ export class OrderedLog extends LogStateView implements BatchLog {
     this.#closed = true;
     await this.inflightSettled();
     await this.#chain;
+  }
+
+  /** Notes a logged change that failed; one that failed here alone makes the log diverged. */
+  #noteFailure(seq: number, err: unknown): void {
+    // Without a store there is no log to rebuild from: the refusal is all.
+    if (!this.#options.store) return;
+    const reason = localFailure(err);
+    if (reason === undefined || this.diverged) return;
+    this.diverged = { seq, reason };
+    this.#options.onDiverged?.(this.diverged);
   }
 
   async #pump(): Promise<void> {
@@ -258,18 +309,22 @@ export class OrderedLog extends LogStateView implements BatchLog {
 
   async #applyGroup(group: Entry[]): Promise<void> {
     for (const e of group) {
+      const fail = (err: unknown) => {
+        if (e.persist) this.#noteFailure(e.seq, err);
+        e.reject(err);
+      };
       try {
         const staged = await this.state.apply(e.change);
         if (e.persist) this.#applied = e.seq;
         const position = e.persist ? String(e.seq) : "";
         if (staged) {
-          staged.settled.then((result) => e.resolve({ position, result }), e.reject);
+          staged.settled.then((result) => e.resolve({ position, result }), fail);
         } else {
           e.resolve({ position, result: emptyResult(e.change) });
         }
       } catch (err) {
         if (e.persist) this.#applied = e.seq;
-        e.reject(err);
+        fail(err);
       } finally {
         e.done?.();
         if (e.persist) {
@@ -278,6 +333,19 @@ export class OrderedLog extends LogStateView implements BatchLog {
       }
     }
   }
+}
+
+/**
+ * The error for a change refused because an earlier logged change could not
+ * be applied here.
+ */
+function divergedError(d: LogDivergence): StatusError {
+  return new StatusError(
+    503,
+    `this service could not apply log record ${d.seq} (${d.reason}), so its tables differ ` +
+      "from its log; it takes no more changes until it restarts and rebuilds them from the log",
+    { "retry-after": "5" },
+  );
 }
 
 function emptyResult(change: Change): BatchResult {

@@ -14,6 +14,7 @@ import type { StorageFs } from "./fs.ts";
 import type { OrderedLog } from "./log.ts";
 import { listSegments, type ScanEnd, scanSegments } from "./segments.ts";
 import { restoreTable } from "./snapshot.ts";
+import { localFailure } from "./local_failure.ts";
 import { DataDirError } from "./errors.ts";
 
 /** Progress of a recovery, reported every few seconds and at the end. */
@@ -128,6 +129,7 @@ export async function recover(options: {
     }
     expected = record.seq + 1;
     const error = await log.replay(record);
+    if (error && localFailure(error) !== undefined) throw unappliable(record.seq, error.message);
     if (error) {
       refused++;
       logger.warn("record refused on replay, as it was when appended", {
@@ -142,6 +144,7 @@ export async function recover(options: {
     if (sinceFlush >= FLUSH_BYTES) {
       sinceFlush = 0;
       await host.flush();
+      await checkReplayed(log);
     }
     if (performance.now() - lastReport >= 2000) {
       lastReport = performance.now();
@@ -149,6 +152,7 @@ export async function recover(options: {
     }
   });
   await host.flush();
+  await checkReplayed(log);
   read = total;
   report();
   if (end.tornBytes > 0) {
@@ -171,4 +175,22 @@ export async function recover(options: {
     end,
     ms: performance.now() - started,
   };
+}
+
+/**
+ * Stops start-up when a replayed batch failed for want of room here: the
+ * record was logged, and starting without it would serve tables that lack
+ * what may have been acknowledged.
+ */
+async function checkReplayed(log: OrderedLog): Promise<void> {
+  const failure = await log.replayFailure();
+  if (failure) throw unappliable(failure.seq, failure.reason);
+}
+
+function unappliable(seq: number, reason: string): DataDirError {
+  return new DataDirError(
+    `log record ${seq} cannot be applied by this engine (${reason}); start-up stops rather ` +
+      "than serve tables without it: raise MAX_ENGINE_MEMORY (or the config file's " +
+      "limits.maxEngineMemory) and start again",
+  );
 }

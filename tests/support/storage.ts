@@ -20,19 +20,26 @@ export interface OpenDir {
   storage: DataDir;
   /** A sink whose changes go through the data directory's log. */
   sink: BatchSink;
+  /** The applier; its `faultBeforeStage` injects failures. */
+  applier: BatchApplier;
   /** Every row of a table as columns, or undefined when it does not exist. */
   rows(table: string): Promise<Record<string, unknown[]> | undefined>;
   /** Closes the sink, the data directory and the host. */
   close(): Promise<void>;
 }
 
-/** Opens `dataDir` with a fresh engine host. */
+/**
+ * Opens `dataDir` with a fresh engine host; `fault`, when given, fails
+ * batches from recovery on (see `BatchApplier.faultBeforeStage`).
+ */
 export async function openDir(
   dataDir: string,
   options: Partial<DataDirOptions> = {},
+  fault?: BatchApplier["faultBeforeStage"],
 ): Promise<OpenDir> {
   const host = await EngineHost.create();
   const applier = new BatchApplier(host);
+  applier.faultBeforeStage = fault;
   let storage: DataDir;
   try {
     storage = await openDataDir(host, applier, { logger: silentLogger, ...options, dataDir });
@@ -46,6 +53,7 @@ export async function openDir(
     host,
     storage,
     sink,
+    applier,
     async rows(table) {
       const t = await host.table(table);
       return t && await columnsOf(host, t);
