@@ -5,12 +5,22 @@ import { DataDirError } from "../../src/storage/errors.ts";
 import type { LogDivergence } from "../../src/storage/log.ts";
 import { jsonBytes, openDir } from "../support/storage.ts";
 import { withService } from "../support/service.ts";
+import type { Service } from "../../src/service.ts";
 
 const DEF = { schema: { id: "integer", v: "float" }, index: null, limit: null } as const;
 const noRoom = () => new StatusError(507, "no room (injected)");
 /** Fails the one-row batches of table t: the batch of id 3 below. */
 const onlyThird: BatchApplier["faultBeforeStage"] = (b) =>
   b.table === "t" && b.rows === 1 ? noRoom() : undefined;
+
+/** POSTs JSON rows to table t of a running service. */
+function postRows(service: Service, rows: unknown[]): Promise<Response> {
+  return fetch(new URL("api/tables/t/rows", service.url), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(rows),
+  });
+}
 
 function batch(table: string, ids: number[]) {
   return {
@@ -77,12 +87,7 @@ Deno.test("a service whose log diverged is not ready, says why, and reports it o
     await withService(
       { demo: false, dataDir, onStorageDiverged: (r) => reasons.push(r) },
       async (service) => {
-        const post = (rows: unknown[]) =>
-          fetch(new URL("api/tables/t/rows", service.url), {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify(rows),
-          });
+        const post = (rows: unknown[]) => postRows(service, rows);
         assert.equal((await post([{ id: 1 }])).status, 201);
         service.applier.faultBeforeStage = () => noRoom();
         const failed = await post([{ id: 2 }]);
@@ -106,12 +111,7 @@ Deno.test("a service whose log diverged is not ready, says why, and reports it o
 
 Deno.test("in memory only, a batch the engine fails on is refused and later changes go on", async () => {
   await withService({ demo: false, dataDir: "" }, async (service) => {
-    const post = (rows: unknown[]) =>
-      fetch(new URL("api/tables/t/rows", service.url), {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(rows),
-      });
+    const post = (rows: unknown[]) => postRows(service, rows);
     assert.equal((await post([{ id: 1 }])).status, 201);
     service.applier.faultBeforeStage = () => noRoom();
     const failed = await post([{ id: 2 }]);
