@@ -109,7 +109,7 @@ export class StreamLog extends LogStateView implements BatchLog {
   };
   /**
    * The entry this replica could not apply, until a rebuild has loaded the
-   * tables again; meanwhile it is not ready.
+   * tables again and that entry applies; meanwhile it is not ready.
    */
   diverged?: Divergence;
   /** Called once for each entry this replica alone could not apply. */
@@ -245,6 +245,7 @@ export class StreamLog extends LogStateView implements BatchLog {
       this.#settled = this.#settled.then(async () => {
         try {
           const result = await settled;
+          this.#caughtUp(seq, generation);
           waiter?.resolve({ position: id, result });
         } catch (err) {
           const reason = localFailure(err);
@@ -252,6 +253,7 @@ export class StreamLog extends LogStateView implements BatchLog {
             this.#diverge({ position: id, seq, reason }, waiter);
             return;
           }
+          this.#caughtUp(seq, generation);
           this.stats.refused++;
           if (!waiter) {
             this.#logger.warn("log entry refused by the engine, as on every replica", {
@@ -302,9 +304,22 @@ export class StreamLog extends LogStateView implements BatchLog {
       this.#applied = at.position;
       this.#seq = at.seq;
       this.#visible.reset(at.position);
+      // After an entry it could not apply, it is ready again only once that
+      // entry is applied: from the snapshot, or below as the stream goes on.
+      if (this.diverged && at.seq >= this.diverged.seq) this.diverged = undefined;
+      this.#ready = this.diverged === undefined;
+    });
+  }
+
+  /**
+   * After a rebuild, the entry this replica could not apply (or a later one)
+   * has now been applied, or refused as on every replica: it is ready again.
+   */
+  #caughtUp(seq: number, generation: number): void {
+    if (this.diverged && generation === this.#generation && seq >= this.diverged.seq) {
       this.diverged = undefined;
       this.#ready = true;
-    });
+    }
   }
 
   /**

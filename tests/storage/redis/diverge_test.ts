@@ -39,6 +39,13 @@ Deno.test("a replica that cannot apply an entry others applied stops being ready
     assert.match(ready.text, /could not apply log entry/);
     assert.match(ready.text, /no room \(injected\)/);
     assert.ok(await metric(b.url, "perspective_replica_apply_failures_total") >= 1);
+    // While the entry keeps failing, B rebuilds and fails again, and is never ready between.
+    const until = Date.now() + 1500;
+    while (Date.now() < until) {
+      assert.equal((await readiness(b.url)).status, 503);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(await metric(b.url, "perspective_replica_rebuilds_total") >= 1);
     // B does not claim the position it could not reach.
     const read = await fetch(new URL(`api/tables/t?position=${second.position}`, b.url));
     assert.equal(read.status, 503);
