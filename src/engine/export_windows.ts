@@ -73,8 +73,11 @@ export function exportChunks(
   }
 }
 
-/** The row windows of `rows` rows; one empty window for no rows, so the format's header is read. */
-function* windows(rows: number, size: number): Generator<ExportWindow> {
+/**
+ * The row windows of `rows` rows, `size` at a time; one empty window for no
+ * rows, so that the format's header (an Arrow schema, a CSV header) is read.
+ */
+export function* rowWindows(rows: number, size: number): Generator<ExportWindow> {
   if (rows === 0) yield { start: 0, end: 0 };
   for (let start = 0; start < rows; start += size) {
     yield { start, end: Math.min(rows, start + size) };
@@ -89,7 +92,7 @@ function viewport(w: ExportWindow) {
 
 async function* arrowChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Array> {
   const joiner = new ArrowStreamJoiner();
-  for (const w of windows(plan.rows, plan.windowRows)) {
+  for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
     yield joiner.push(new Uint8Array(await view.to_arrow(viewport(w))));
   }
@@ -98,7 +101,7 @@ async function* arrowChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8A
 
 async function* csvChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Array> {
   let header: string | undefined;
-  for (const w of windows(plan.rows, plan.windowRows)) {
+  for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
     const text = await view.to_csv(viewport(w));
     // Every window starts with the header row; the body keeps the first one.
@@ -114,7 +117,7 @@ async function* csvChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Arr
 
 async function* jsonChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Array> {
   let open = "[";
-  for (const w of windows(plan.rows, plan.windowRows)) {
+  for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
     const inner = arrayInner(await view.to_json_string(viewport(w)));
     if (inner === "") continue;
@@ -129,7 +132,7 @@ async function* jsonChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Ar
  * window it is given and always answers every row.
  */
 async function* ndjsonChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Array> {
-  for (const w of windows(plan.rows, plan.windowRows)) {
+  for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
     const lines = jsonArrayToLines(await view.to_json_string(viewport(w)));
     if (lines !== "") yield encoder.encode(lines);
@@ -145,7 +148,7 @@ async function* ndjsonChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8
 async function* columnChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Array> {
   for (let column = 0; column < plan.columns; column++) {
     let values = false;
-    for (const rows of windows(plan.rows, plan.windowRows)) {
+    for (const rows of rowWindows(plan.rows, plan.windowRows)) {
       const w = { ...rows, column };
       plan.onWindow?.(w);
       const text = await view.to_columns_string(viewport(w));

@@ -22,7 +22,7 @@ import type { EngineHost } from "../engine/host.ts";
 import type { TableDef } from "../engine/batch_types.ts";
 import type { Schema } from "../engine/perspective.ts";
 import { viewCost } from "../engine/memory.ts";
-import { windowRowsFor } from "../engine/export_windows.ts";
+import { rowWindows, windowRowsFor } from "../engine/export_windows.ts";
 import { concatBytes } from "../engine/export_arrow.ts";
 import { crc32c } from "./crc32c.ts";
 import type { StorageFs } from "./fs.ts";
@@ -111,10 +111,8 @@ export async function captureRows(
   const view = await table.view();
   try {
     const windows: Uint8Array[] = [];
-    // A table without rows still gets one stream: it carries the schema.
-    for (let start = 0; start < size || windows.length === 0; start += windowRows) {
-      const end = Math.min(size, start + windowRows);
-      windows.push(new Uint8Array(await view.to_arrow({ start_row: start, end_row: end })));
+    for (const w of rowWindows(size, windowRows)) {
+      windows.push(new Uint8Array(await view.to_arrow({ start_row: w.start, end_row: w.end })));
     }
     return {
       table: shape.table,
