@@ -8,6 +8,7 @@
 
 import { type Client, make_client, type Schema, type Table } from "./perspective.ts";
 import { EngineSession, type SendFn } from "./session.ts";
+import type { WindowOrder } from "./windowed_read.ts";
 import { type EngineServer, LocalServer } from "./server.ts";
 import { RemoteServer } from "./worker/remote.ts";
 import { type Logger, silentLogger } from "../ops/log.ts";
@@ -189,7 +190,7 @@ export class EngineHost {
    * @param send Receives a private copy of each outbound message; must not throw.
    */
   openSession(send: SendFn): EngineSession {
-    const session = this.#open(send, () => this.#sessions.delete(session));
+    const session = this.#open(send, "session", () => this.#sessions.delete(session));
     this.#sessions.add(session);
     return session;
   }
@@ -199,7 +200,7 @@ export class EngineHost {
   }
 
   /** A session whose output counts towards productive polls and that owns its views. */
-  #open(send: SendFn, onClose?: () => void): EngineSession {
+  #open(send: SendFn, windowOrder: WindowOrder, onClose?: () => void): EngineSession {
     const session: EngineSession = new EngineSession(
       this.server,
       (bytes) => {
@@ -213,7 +214,7 @@ export class EngineHost {
       },
       // A client's large to_arrow is read in windows; the host's own client
       // is not windowed: its exports pick their windows (see `export.ts`).
-      { windowedReads: this.#windowedReads },
+      { windowedReads: this.#windowedReads, windowOrder },
     );
     this.#all.add(session);
     return session;
@@ -237,10 +238,13 @@ export class EngineHost {
 
   /**
    * A session for the service's own use: its output counts towards the
-   * conflator's productive polls, but it is not a remote session.
+   * conflator's productive polls, but it is not a remote session. It
+   * carries many viewers' views (shared views), so a windowed read holds
+   * back only later requests on its own view: one viewer's export must not
+   * queue every other viewer's reads behind its last window.
    */
   openInternalSession(send: SendFn): EngineSession {
-    return this.#open(send);
+    return this.#open(send, "view");
   }
 
   /** The host's logger, for engine-level events seen by its callers. */

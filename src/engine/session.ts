@@ -9,7 +9,7 @@ import type { EngineServer, RawSession, SessionCallback } from "./server.ts";
 import type { Logger } from "../ops/log.ts";
 import { decodeEnvelope, encodeEnvelope, type Envelope, readString } from "./envelope.ts";
 import { Req } from "../protocol/messages.ts";
-import { WindowedReads } from "./windowed_read.ts";
+import { WindowedReads, type WindowOrder } from "./windowed_read.ts";
 
 /** Receives a copy of each outbound protocol message. Must not throw. */
 export type SendFn = (bytes: Uint8Array) => void;
@@ -62,6 +62,8 @@ export interface SessionOptions {
    * them. @default false
    */
   windowedReads?: boolean;
+  /** Which requests wait for a windowed read. @default "session" */
+  windowOrder?: WindowOrder;
 }
 
 /**
@@ -110,6 +112,7 @@ export class EngineSession {
         (entityId, kind, body) => this.#ask(entityId, kind, body),
         (bytes) => this.#deliver(bytes),
         log,
+        options.windowOrder,
       );
     }
     this.#server = server;

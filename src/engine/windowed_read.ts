@@ -36,50 +36,67 @@ export type Ask = (
 ) => Promise<Envelope | undefined>;
 
 /**
+ * Which requests wait for a windowed read that runs: every later request of
+ * the session (`"session"`, the order a client sees behind the engine's one
+ * call), or only the later requests on the same view (`"view"`, for a
+ * session that carries many viewers' views, whose reads of other views must
+ * not queue behind one viewer's export).
+ */
+export type WindowOrder = "session" | "view";
+
+/**
  * One session's windowed reads. The session's requests that arrive while
- * such a read runs wait for it, whatever they address, so that the session
- * is answered in the order it asked, as behind the engine's one call.
+ * such a read runs wait for it, as {@linkcode WindowOrder} says, so that
+ * they are answered in the order they were asked, as behind the engine's
+ * one call.
  */
 export class WindowedReads {
-  /** The end of the last request in line behind a windowed read. */
-  #tail: Promise<void> | undefined;
+  /** Per line of requests that keep their order, the end of its last request. */
+  readonly #tails = new Map<string, Promise<void>>();
 
   /**
    * @param ask Sends the session's own requests.
    * @param deliver Sends an answer to the client.
    * @param log Where a read that fails is reported.
+   * @param order Which requests wait for a windowed read.
    */
   constructor(
     readonly ask: Ask,
     readonly deliver: (bytes: Uint8Array) => void,
     readonly log: Logger,
+    readonly order: WindowOrder = "session",
   ) {}
 
-  /** Whether `req` goes through {@linkcode run}: a `to_arrow`, or any request while one is in line. */
+  #line(req: Envelope): string {
+    return this.order === "view" ? req.entityId : "";
+  }
+
+  /** Whether `req` goes through {@linkcode run}: a `to_arrow`, or any request of a line with one in it. */
   claims(req: Envelope): boolean {
-    return req.kind === Req.VIEW_TO_ARROW || this.#tail !== undefined;
+    return req.kind === Req.VIEW_TO_ARROW || this.#tails.has(this.#line(req));
   }
 
   /**
-   * Runs `req` once the session's requests in line before it are answered:
-   * a large `to_arrow` is answered in windows, anything else is handed to
-   * `forward`. The session's later requests wait for it in turn.
+   * Runs `req` once the requests in line before it are answered: a large
+   * `to_arrow` is answered in windows, anything else is handed to
+   * `forward`. Later requests of its line wait for it in turn.
    *
    * @param req The request, in a buffer that stays valid while it waits.
    * @param forward Hands the request to the engine; resolves once answered.
    */
   async run(req: Envelope, forward: () => Promise<void>): Promise<void> {
-    const before = this.#tail;
+    const line = this.#line(req);
+    const before = this.#tails.get(line);
     let done = () => {};
     const mine = new Promise<void>((resolve) => done = resolve);
-    this.#tail = mine;
+    this.#tails.set(line, mine);
     try {
       await before;
       const answer = await this.#read(req);
       if (answer) this.deliver(answer);
       else await forward();
     } finally {
-      if (this.#tail === mine) this.#tail = undefined;
+      if (this.#tails.get(line) === mine) this.#tails.delete(line);
       done();
     }
   }

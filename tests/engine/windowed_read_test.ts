@@ -131,6 +131,41 @@ Deno.test("other sessions' requests are answered between the windows of a large 
   });
 });
 
+Deno.test("other viewers' reads of their shared views are answered between the windows of a large to_arrow", async () => {
+  await withService({ demo: false }, async (service) => {
+    await service.host.createTable("big", bigColumns(BIG));
+    await service.host.createTable("small", [{ x: 1 }, { x: 2 }]);
+    const reader = await perspective.websocket(websocketUrl(service));
+    const other = await perspective.websocket(websocketUrl(service));
+    try {
+      // Both views are shared views: their reads go through one engine session.
+      const view = await (await reader.open_table("big")).view();
+      const small = await (await other.open_table("small")).view();
+      let done = false;
+      const read = view.to_arrow().then((buffer) => {
+        done = true;
+        return buffer;
+      });
+      let answered = 0;
+      for (let i = 0; !done; i++) {
+        // A new window each time, so that no read is answered from the shared views' cache.
+        const rows = await small.to_columns({ start_row: 0, end_row: 1 + (i % 2) }) as {
+          x: number[];
+        };
+        assert.equal(rows.x.length, 1 + (i % 2));
+        if (!done) answered++;
+      }
+      assert.equal(tableFromIPC(new Uint8Array(await read)).numRows, BIG);
+      assert(answered >= 5, `${answered} reads answered during a read of ${WINDOWS} windows`);
+      await view.delete();
+      await small.delete();
+    } finally {
+      await reader.terminate();
+      await other.terminate();
+    }
+  });
+});
+
 Deno.test("requests on a view sent after its large to_arrow are answered after it, as the engine would", async () => {
   await withService({ demo: false }, async (service) => {
     await service.host.createTable("big", bigColumns(100_000));
