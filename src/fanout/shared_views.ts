@@ -53,6 +53,9 @@ export interface Listener {
   msgId: number;
 }
 
+/** The largest read answer kept for later viewers until the next poll. */
+const MAX_CACHED_BYTES = 1024 * 1024;
+
 /** One engine view and the viewers attached to it. */
 export class SharedView {
   refs = 0;
@@ -312,8 +315,16 @@ export class SharedViews {
       return answer;
     }
     this.#engineReads++;
+    const cache = view.cache;
     answer = this.#call(view.internalId, kind, body);
-    view.cache.set(key, answer);
+    cache.set(key, answer);
+    const asked = answer;
+    // Viewers asking meanwhile share a large answer, but it is not kept
+    // until the next poll: on a table that is not updated that could be
+    // for as long as the view lives.
+    void asked.then((env) => {
+      if (env.body.byteLength > MAX_CACHED_BYTES && cache.get(key) === asked) cache.delete(key);
+    });
     return answer;
   }
 

@@ -3,6 +3,7 @@ import perspective from "@finos/perspective";
 import { websocketUrl, withService } from "../support/service.ts";
 import { waitFor } from "../support/wait.ts";
 import type { Service } from "../../src/service.ts";
+import { bigColumns } from "../support/export_data.ts";
 
 async function clients(service: Service, n: number) {
   return await Promise.all(
@@ -143,5 +144,33 @@ Deno.test("SharedViews: when the last viewer leaves, no engine session or view i
       () => service.host.sessionCount === 0 && service.host.clientMapSize === baseline,
     );
     assert.equal(service.sharedViews!.stats.views, 0);
+  });
+});
+
+Deno.test("SharedViews: a large read is shared while it runs but not kept for later viewers", async () => {
+  await withService({ demo: false, shareViews: true }, async (service) => {
+    await service.host.createTable("big", bigColumns(100_000));
+    const cs = await clients(service, 2);
+    try {
+      const views = await Promise.all(cs.map(async (c) => (await c.open_table("big")).view()));
+      const shared = service.sharedViews!;
+      assert.equal(shared.stats.views, 1);
+      const small = { start_row: 0, end_row: 2 };
+      const before = shared.stats;
+      const first = await views[0].to_columns(small);
+      assert.deepEqual(await views[1].to_columns(small), first);
+      // No update came between them: the second small read is the first one's answer.
+      assert.equal(shared.stats.engineReads - before.engineReads, 1);
+      assert.equal(shared.stats.cachedReads - before.cachedReads, 1);
+
+      const a = new Uint8Array(await views[0].to_arrow());
+      assert(a.byteLength > 1024 * 1024, `${a.byteLength} bytes`);
+      const b = new Uint8Array(await views[1].to_arrow());
+      assert.deepEqual(b, a);
+      assert.equal(shared.stats.engineReads - before.engineReads, 3);
+      assert.equal(shared.stats.cachedReads - before.cachedReads, 1);
+    } finally {
+      await Promise.all(cs.map((c) => c.terminate()));
+    }
   });
 });
