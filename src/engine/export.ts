@@ -121,6 +121,7 @@ export async function exportRows(
       columns,
       windowRows,
       onWindow: options.onWindow,
+      pace: host.pacer.window,
     });
     first = await chunks.next();
   } catch (err) {

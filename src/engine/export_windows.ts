@@ -9,6 +9,7 @@
 
 import type { View } from "./perspective.ts";
 import { ArrowStreamJoiner } from "./export_arrow.ts";
+import type { Pace } from "./bulk_pacer.ts";
 
 /** Formats a table can be exported in. */
 export type ExportFormat = "arrow" | "csv" | "json" | "ndjson" | "columns";
@@ -46,7 +47,11 @@ export interface ExportPlan {
   windowRows: number;
   /** Called before each engine read; a seam for tests. */
   onWindow?: (window: ExportWindow) => void;
+  /** Runs each engine read in its turn among bulk reads (see `bulk_pacer.ts`). @default at once */
+  pace?: Pace;
 }
+
+const unpaced: Pace = (read) => read();
 
 const encoder = new TextEncoder();
 
@@ -94,7 +99,10 @@ async function* arrowChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8A
   const joiner = new ArrowStreamJoiner();
   for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
-    yield joiner.push(new Uint8Array(await view.to_arrow(viewport(w))));
+    // Joining a window is part of its cost, as its read is: both are paced.
+    yield await (plan.pace ?? unpaced)(async () =>
+      joiner.push(new Uint8Array(await view.to_arrow(viewport(w))))
+    );
   }
   yield joiner.end();
 }
@@ -103,7 +111,7 @@ async function* csvChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Arr
   let header: string | undefined;
   for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
-    const text = await view.to_csv(viewport(w));
+    const text = await (plan.pace ?? unpaced)(() => view.to_csv(viewport(w)));
     // Every window starts with the header row; the body keeps the first one.
     if (header === undefined) {
       header = text.slice(0, csvHeaderLength(text));
@@ -119,7 +127,8 @@ async function* jsonChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Ar
   let open = "[";
   for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
-    const inner = arrayInner(await view.to_json_string(viewport(w)));
+    const json = await (plan.pace ?? unpaced)(() => view.to_json_string(viewport(w)));
+    const inner = arrayInner(json);
     if (inner === "") continue;
     yield encoder.encode(open + inner);
     open = ",";
@@ -134,7 +143,8 @@ async function* jsonChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Ar
 async function* ndjsonChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Array> {
   for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
-    const lines = jsonArrayToLines(await view.to_json_string(viewport(w)));
+    const json = await (plan.pace ?? unpaced)(() => view.to_json_string(viewport(w)));
+    const lines = jsonArrayToLines(json);
     if (lines !== "") yield encoder.encode(lines);
   }
 }
@@ -151,7 +161,7 @@ async function* columnChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8
     for (const rows of rowWindows(plan.rows, plan.windowRows)) {
       const w = { ...rows, column };
       plan.onWindow?.(w);
-      const text = await view.to_columns_string(viewport(w));
+      const text = await (plan.pace ?? unpaced)(() => view.to_columns_string(viewport(w)));
       const { key, inner } = singleColumn(text);
       const head = rows.start === 0 ? (column === 0 ? "{" : "],") + key + ":[" : "";
       const sep = values && inner !== "" ? "," : "";

@@ -9,6 +9,7 @@
 import { type Client, make_client, type Schema, type Table } from "./perspective.ts";
 import { EngineSession, type SendFn } from "./session.ts";
 import type { WindowOrder } from "./windowed_read.ts";
+import { BulkPacer } from "./bulk_pacer.ts";
 import { type EngineServer, LocalServer } from "./server.ts";
 import { RemoteServer } from "./worker/remote.ts";
 import { type Logger, silentLogger } from "../ops/log.ts";
@@ -85,6 +86,8 @@ export class EngineHost {
   readonly conflator: Conflator;
   /** The engine's memory budget; work that allocates is admitted through it. */
   readonly memory: EngineMemory;
+  /** Paces bulk reads against other engine work (see `bulk_pacer.ts`). */
+  readonly pacer: BulkPacer = new BulkPacer();
   readonly #local: EngineSession;
   readonly #sessions = new Set<EngineSession>();
   /** Every open session, the local and internal ones included: the owners of views. */
@@ -109,6 +112,7 @@ export class EngineHost {
     // answers that arrive meanwhile (a lone producer's own update) are not
     // notifications, and counting them held each of its batches back.
     this.conflator = new Conflator(async () => {
+      this.pacer.noteOther();
       const before = this.#notified;
       await this.server.poll();
       return this.#notified !== before;
@@ -214,7 +218,7 @@ export class EngineHost {
       },
       // A client's large to_arrow is read in windows; the host's own client
       // is not windowed: its exports pick their windows (see `export.ts`).
-      { windowedReads: this.#windowedReads, windowOrder },
+      { windowedReads: this.#windowedReads, windowOrder, pacer: this.pacer },
     );
     this.#all.add(session);
     return session;

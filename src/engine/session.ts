@@ -10,6 +10,7 @@ import type { Logger } from "../ops/log.ts";
 import { decodeEnvelope, encodeEnvelope, type Envelope, readString } from "./envelope.ts";
 import { Req } from "../protocol/messages.ts";
 import { WindowedReads, type WindowOrder } from "./windowed_read.ts";
+import type { BulkPacer } from "./bulk_pacer.ts";
 
 /** Receives a copy of each outbound protocol message. Must not throw. */
 export type SendFn = (bytes: Uint8Array) => void;
@@ -64,6 +65,11 @@ export interface SessionOptions {
   windowedReads?: boolean;
   /** Which requests wait for a windowed read. @default "session" */
   windowOrder?: WindowOrder;
+  /**
+   * Paces the windows of windowed reads and hears of the session's other
+   * requests (see `bulk_pacer.ts`). @default no pacing
+   */
+  pacer?: BulkPacer;
 }
 
 /**
@@ -91,6 +97,7 @@ export class EngineSession {
   #nextOwn = 0;
   #closed = false;
   readonly #move: boolean;
+  readonly #pacer: BulkPacer | undefined;
 
   /**
    * @param server The engine server that owns the session.
@@ -106,6 +113,7 @@ export class EngineSession {
     options: SessionOptions = {},
   ) {
     this.#move = options.moveRequests ?? false;
+    this.#pacer = options.pacer;
     this.#send = send;
     if (options.windowedReads) {
       this.#windows = new WindowedReads(
@@ -113,6 +121,7 @@ export class EngineSession {
         (bytes) => this.#deliver(bytes),
         log,
         options.windowOrder,
+        options.pacer?.window,
       );
     }
     this.#server = server;
@@ -171,6 +180,9 @@ export class EngineSession {
   /** Hands a request to the engine, noting the views it makes. */
   async #forward(bytes: Uint8Array, env: Envelope | undefined): Promise<void> {
     if (this.#closed) return;
+    // A request handed over whole is not bulk work: while such requests
+    // come, bulk windows leave the engine room for them.
+    this.#pacer?.noteOther();
     const making = this.#track(env);
     try {
       await this.#raw.handle_request(bytes, this.#move);

@@ -13,6 +13,7 @@
 
 import { encodeEnvelopeParts, type Envelope, readVarint, stringMessage } from "./envelope.ts";
 import type { Logger } from "../ops/log.ts";
+import type { Pace } from "./bulk_pacer.ts";
 import { ArrowStreamJoiner } from "./export_arrow.ts";
 import { WINDOW_CELLS, windowRowsFor } from "./export_windows.ts";
 import { Req, SERVER_ERROR } from "../protocol/messages.ts";
@@ -59,12 +60,14 @@ export class WindowedReads {
    * @param deliver Sends an answer to the client.
    * @param log Where a read that fails is reported.
    * @param order Which requests wait for a windowed read.
+   * @param pace Runs each window in its turn among bulk reads (see `bulk_pacer.ts`).
    */
   constructor(
     readonly ask: Ask,
     readonly deliver: (bytes: Uint8Array) => void,
     readonly log: Logger,
     readonly order: WindowOrder = "session",
+    readonly pace: Pace = (read) => read(),
   ) {}
 
   #line(req: Envelope): string {
@@ -104,7 +107,7 @@ export class WindowedReads {
   async #read(req: Envelope): Promise<Uint8Array | undefined> {
     if (req.kind !== Req.VIEW_TO_ARROW) return undefined;
     try {
-      return await readInWindows(req, this.ask);
+      return await readInWindows(req, this.ask, this.pace);
     } catch (error) {
       this.log.warn("a windowed to_arrow failed; the engine answers it whole", { error });
       return undefined;
@@ -171,13 +174,18 @@ function arrowOf(body: Uint8Array): Uint8Array {
  *
  * @param req The client's request, decoded.
  * @param ask Sends the session's own requests.
+ * @param pace Runs each window's request in its turn among bulk reads.
  * @returns The encoded answer for the client, or undefined when the
  *   request should go to the engine unchanged: not a `to_arrow`, one with
  *   compression or a viewport of few cells, one this reader cannot decode,
  *   a view the engine does not know (it answers the error itself), or
  *   windows that cannot be joined.
  */
-export async function readInWindows(req: Envelope, ask: Ask): Promise<Uint8Array | undefined> {
+export async function readInWindows(
+  req: Envelope,
+  ask: Ask,
+  pace: Pace = (read) => read(),
+): Promise<Uint8Array | undefined> {
   if (req.kind !== Req.VIEW_TO_ARROW) return undefined;
   const asked = arrowRequestViewport(req.body);
   if (!asked) return undefined;
@@ -198,18 +206,27 @@ export async function readInWindows(req: Envelope, ask: Ask): Promise<Uint8Array
   const parts: Uint8Array[] = [];
   for (let from = start; from < end; from += step) {
     const to = Math.min(end, from + step);
-    const answer = await ask(req.entityId, Req.VIEW_TO_ARROW, windowRequest(from, to, asked));
-    if (!answer) return undefined;
-    // A view deleted or changed under the read: the client hears the engine's error.
-    if (answer.kind === SERVER_ERROR) return reply(req, SERVER_ERROR, [answer.body]);
-    if (answer.kind !== Req.VIEW_TO_ARROW) return failure(req, "an unexpected answer to a window");
-    try {
-      parts.push(joiner.push(arrowOf(answer.body)));
-    } catch {
-      // Columns the joiner cannot re-encode: the engine answers in one call.
-      if (from === start) return undefined;
-      return failure(req, "windows of the view could not be joined");
-    }
+    const body = windowRequest(from, to, asked);
+    // Joining a window is part of its cost, as its read is: both are paced.
+    const outcome = await pace(async (): Promise<Uint8Array | null | undefined> => {
+      const answer = await ask(req.entityId, Req.VIEW_TO_ARROW, body);
+      if (!answer) return undefined;
+      // A view deleted or changed under the read: the client hears the engine's error.
+      if (answer.kind === SERVER_ERROR) return reply(req, SERVER_ERROR, [answer.body]);
+      if (answer.kind !== Req.VIEW_TO_ARROW) {
+        return failure(req, "an unexpected answer to a window");
+      }
+      try {
+        parts.push(joiner.push(arrowOf(answer.body)));
+        return null;
+      } catch {
+        // Columns the joiner cannot re-encode: the engine answers in one call.
+        if (from === start) return undefined;
+        return failure(req, "windows of the view could not be joined");
+      }
+    });
+    // null: on to the next window; undefined: the engine answers the request whole.
+    if (outcome !== null) return outcome;
   }
   parts.push(joiner.end());
   return reply(req, Req.VIEW_TO_ARROW, [arrowHeader(parts), ...parts]);

@@ -10,6 +10,7 @@ import { type Counter, type Gauge, type Histogram, Registry } from "./metrics.ts
 import { Connections } from "./connections.ts";
 import { outboundStats } from "./outbound_stats.ts";
 import { type StorageSource, watchStorage } from "./storage_metrics.ts";
+import { type PacerSource, watchPacer } from "./bulk_metrics.ts";
 
 /**
  * Ingest batch formats used as label values (the sink's formats: `columns`
@@ -56,6 +57,8 @@ export interface MetricsHost {
   readonly conflator?: {
     observe(fn: (o: { ms: number; productive: boolean; waitedMs: number }) => void): () => void;
   };
+  /** Paces bulk reads, when the host does. */
+  readonly pacer?: PacerSource;
 }
 
 /** Reports the configured ingest sources' states (see `ingest/source_runner.ts`). */
@@ -234,6 +237,7 @@ export class ServiceMetrics {
         pollWait.observe(undefined, o.waitedMs / 1000);
       });
     }
+    if (host.pacer) watchPacer(r, host.pacer);
     const budget = r.gauge({
       name: "perspective_engine_memory_budget_bytes",
       help: "Engine memory the service lets the engine use (MAX_ENGINE_MEMORY or its default).",
