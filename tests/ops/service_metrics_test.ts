@@ -115,6 +115,7 @@ Deno.test("/metrics reflects the sessions, tables, ingest and delivery a test pr
       "kind",
       "method",
       "productive",
+      "rested",
       "status",
       "table",
     ]);
