@@ -128,7 +128,7 @@ export async function runPhase(phase: Phase, drive: Drive): Promise<PhaseResult>
     await Promise.all(loadgens.map((g) => g.ask({ cmd: "reset" })));
     const cpu0 = cpuSeconds(pid);
     const t0 = now();
-    // Event-loop responsiveness: an HTTP probe every 100 ms while driving.
+    // Event-loop responsiveness: an HTTP probe every 20 ms while driving.
     const probe = probeHttp(
       `http://127.0.0.1:${port}${phase.server === "ours" ? "/healthz" : "/deno.json"}`,
     );
@@ -170,6 +170,8 @@ export async function runPhase(phase: Phase, drive: Drive): Promise<PhaseResult>
       loadLagP99: Math.max(...reports.map((r) => r.lagP99)),
       stalledCodes,
       httpP99: percentile(probes, 0.99),
+      httpMax: probes.length ? probes[probes.length - 1] : NaN,
+      httpProbes: probes.length,
       exports: exported?.exports &&
         summarize(exported.exports, EXPORT_KINDS[phase.server], t0, t1),
     };

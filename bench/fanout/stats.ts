@@ -35,6 +35,10 @@ export interface PhaseResult {
   loadLagP99: number;
   /** p99 of an HTTP probe (ours: /healthz) while driving, ms. */
   httpP99: number;
+  /** The slowest of those probes, ms. */
+  httpMax: number;
+  /** How many probes were made. */
+  httpProbes: number;
   /** Seconds the updates took to send. */
   driveSeconds: number;
   /** Mean notifications (server-only) or frames (replicated) a viewer received while driving. */

@@ -104,7 +104,8 @@ export function heavyTargets(results: PhaseResult[], viewers: number): string[] 
       fmt(refHeavy?.p99)
     } ms (quiet ${fmt(refQuiet?.p99)} ms): ` +
     verdict(oursHeavy && refHeavy && oursHeavy.p99 <= refHeavy.p99),
-    `- ours, /healthz p99 heavy <= ${HEALTHZ_MS} ms: ${fmt(oursHeavy?.httpP99)} ms: ` +
+    `- ours, /healthz p99 heavy <= ${HEALTHZ_MS} ms: ${fmt(oursHeavy?.httpP99)} ms ` +
+    `(slowest ${fmt(oursHeavy?.httpMax)} ms of ${oursHeavy?.httpProbes ?? 0} probes): ` +
     verdict(oursHeavy && oursHeavy.httpP99 <= HEALTHZ_MS),
     `- exports finished while driving, heavy: ours ${exportsOf(oursHeavy)}; reference ${
       exportsOf(refHeavy)

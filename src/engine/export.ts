@@ -38,7 +38,7 @@ const EXPORT_CELL_BYTES: Record<ExportFormat, number> = {
 /** Options for {@linkcode exportRows}. */
 export interface ExportOptions {
   /**
-   * Rows per engine call. @default about 100k cells: 100,000 / columns,
+   * Rows per engine call. @default about 50k cells: 50,000 / columns,
    * within 1,000 to 50,000 (the `columns` format reads one column at a time)
    */
   windowRows?: number;

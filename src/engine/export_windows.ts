@@ -15,7 +15,7 @@ import type { Pace } from "./bulk_pacer.ts";
 export type ExportFormat = "arrow" | "csv" | "json" | "ndjson" | "columns";
 
 /** Cells an export reads per engine call, so that one call stays short. */
-export const WINDOW_CELLS = 100_000;
+export const WINDOW_CELLS = 50_000;
 /** Fewest rows per window, so that a very wide table still moves in sizeable steps. */
 export const MIN_WINDOW_ROWS = 1_000;
 /** Most rows per window. */

@@ -50,7 +50,7 @@ export interface EngineHostOptions {
   /** Engine memory budget in bytes (see `memory.ts`). @default DEFAULT_ENGINE_MEMORY */
   memoryBudget?: number;
   /**
-   * Reads a client's `to_arrow` of more than about 100k cells in windows,
+   * Reads a client's `to_arrow` of more than about 50k cells in windows,
    * so that other sessions are served between them (see `windowed_read.ts`).
    * @default true
    */

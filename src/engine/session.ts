@@ -58,7 +58,7 @@ export interface SessionOptions {
    */
   moveRequests?: boolean;
   /**
-   * A client's `to_arrow` of more than about 100k cells is read in windows
+   * A client's `to_arrow` of more than about 50k cells is read in windows
    * (see `windowed_read.ts`), so that other sessions are served between
    * them. @default false
    */

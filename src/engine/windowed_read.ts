@@ -169,7 +169,7 @@ function arrowOf(body: Uint8Array): Uint8Array {
 }
 
 /**
- * Serves a `ViewToArrowReq` that covers more than about 100k cells in
+ * Serves a `ViewToArrowReq` that covers more than about 50k cells in
  * windows of rows, one own request at a time.
  *
  * @param req The client's request, decoded.

@@ -69,7 +69,7 @@ export interface HandlerDeps {
   layouts?: LayoutStore;
   /** Dashboard limits. */
   dashboardOptions?: DashboardOptions;
-  /** How `GET /api/tables/{table}/rows` reads the engine. @default about 100k cells a window */
+  /** How `GET /api/tables/{table}/rows` reads the engine. @default about 50k cells a window */
   exports?: ExportOptions;
 }
 

@@ -170,7 +170,7 @@ export const OPENAPI = {
       parameters: [tableParam],
       get: {
         summary: "Export rows",
-        description: "The body streams: the table is read in windows of about 100k cells as the " +
+        description: "The body streams: the table is read in windows of about 50k cells as the " +
           "client takes them. Arrow is one IPC stream (one schema, plain Utf8 string columns). " +
           "A failure after the status is sent cuts the body off before its end.",
         parameters: [{

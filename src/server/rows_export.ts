@@ -20,7 +20,7 @@ import { awaitPosition } from "./position.ts";
  * The export route.
  *
  * @param sink Its log answers reads that name a log position.
- * @param options Window size and read hook. @default about 100k cells a window
+ * @param options Window size and read hook. @default about 50k cells a window
  */
 export function rowExportRoutes(
   host: EngineHost,

@@ -18,7 +18,7 @@ import { tableWriteRoutes } from "./tables_write.ts";
 /**
  * Routes for table definitions, rows in and out, and `GET /api/openapi.json`.
  *
- * @param exports How exports read the engine. @default about 100k cells a window
+ * @param exports How exports read the engine. @default about 50k cells a window
  */
 export function tablesApiRoutes(
   host: EngineHost,

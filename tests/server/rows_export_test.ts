@@ -15,8 +15,8 @@ import type { Service } from "../../src/service.ts";
 
 const ARROW = "application/vnd.apache.arrow.stream";
 const BIG = 300_000;
-/** Windows of a BIG-row, three-column export: 33,333 rows each, about 100k cells. */
-const WINDOWS = Math.ceil(BIG / Math.floor(100_000 / 3));
+/** Windows of a BIG-row, three-column export: 16,666 rows each, about 50k cells. */
+const WINDOWS = Math.ceil(BIG / Math.floor(50_000 / 3));
 
 function get(service: Service, path: string, headers: Record<string, string> = {}) {
   return fetch(new URL(path, service.url), { headers });
