@@ -47,11 +47,9 @@ export interface ExportPlan {
   windowRows: number;
   /** Called before each engine read; a seam for tests. */
   onWindow?: (window: ExportWindow) => void;
-  /** Runs each engine read in its turn among bulk reads (see `bulk_pacer.ts`). @default at once */
-  pace?: Pace;
+  /** Runs each engine read in its turn among bulk reads (see `bulk_pacer.ts`). */
+  pace: Pace;
 }
-
-const unpaced: Pace = (read) => read();
 
 const encoder = new TextEncoder();
 
@@ -100,7 +98,7 @@ async function* arrowChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8A
   for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
     // Joining a window is part of its cost, as its read is: both are paced.
-    yield await (plan.pace ?? unpaced)(async () =>
+    yield await plan.pace(async () =>
       joiner.push(new Uint8Array(await view.to_arrow(viewport(w))))
     );
   }
@@ -111,7 +109,7 @@ async function* csvChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Arr
   let header: string | undefined;
   for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
-    const text = await (plan.pace ?? unpaced)(() => view.to_csv(viewport(w)));
+    const text = await plan.pace(() => view.to_csv(viewport(w)));
     // Every window starts with the header row; the body keeps the first one.
     if (header === undefined) {
       header = text.slice(0, csvHeaderLength(text));
@@ -127,7 +125,7 @@ async function* jsonChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Ar
   let open = "[";
   for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
-    const json = await (plan.pace ?? unpaced)(() => view.to_json_string(viewport(w)));
+    const json = await plan.pace(() => view.to_json_string(viewport(w)));
     const inner = arrayInner(json);
     if (inner === "") continue;
     yield encoder.encode(open + inner);
@@ -143,7 +141,7 @@ async function* jsonChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Ar
 async function* ndjsonChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Array> {
   for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
-    const json = await (plan.pace ?? unpaced)(() => view.to_json_string(viewport(w)));
+    const json = await plan.pace(() => view.to_json_string(viewport(w)));
     const lines = jsonArrayToLines(json);
     if (lines !== "") yield encoder.encode(lines);
   }
@@ -161,7 +159,7 @@ async function* columnChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8
     for (const rows of rowWindows(plan.rows, plan.windowRows)) {
       const w = { ...rows, column };
       plan.onWindow?.(w);
-      const text = await (plan.pace ?? unpaced)(() => view.to_columns_string(viewport(w)));
+      const text = await plan.pace(() => view.to_columns_string(viewport(w)));
       const { key, inner } = singleColumn(text);
       const head = rows.start === 0 ? (column === 0 ? "{" : "],") + key + ":[" : "";
       const sep = values && inner !== "" ? "," : "";
