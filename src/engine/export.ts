@@ -1,6 +1,8 @@
 /**
  * Exports a table's rows in one of the wire formats, through the host's
- * client and the table's export view (see `export_views.ts`). The body streams:
+ * client and either views of ranges of the table's rows (a large table
+ * without index or limit, see `export_ranges.ts`) or the table's export view
+ * (see `export_views.ts`). The body streams:
  * the view is read in windows of rows (see `export_windows.ts`), each when
  * the body's consumer asks for more, so one export never holds the engine
  * (and every viewer's notifications behind it) for the whole table, and
@@ -11,14 +13,24 @@
 
 import type { EngineHost } from "./host.ts";
 import { EngineMemoryError } from "./memory.ts";
-import { type ExportView, ExportViews } from "./export_views.ts";
+import { ExportViews } from "./export_views.ts";
+import {
+  RangedRows,
+  RangeMismatchError,
+  rangeRowsFor,
+  readsInRanges,
+  ROW_KEY_BYTES,
+} from "./export_ranges.ts";
 import { EngineReadError } from "./read_error.ts";
 import {
   exportChunks,
   type ExportFormat,
   type ExportWindow,
   windowRowsFor,
+  type WindowSource,
 } from "./export_windows.ts";
+import type { Table } from "./perspective.ts";
+import { viewCost } from "./memory.ts";
 
 export type { ExportFormat, ExportWindow } from "./export_windows.ts";
 
@@ -72,14 +84,17 @@ export async function exportRows(
   const table = await host.table(name);
   if (!table) return undefined;
   await host.flush();
-  let rows = 0, columns = 0;
+  let rows = 0, names: string[], index: string | null, limit: number | null;
   try {
     rows = await table.size();
-    columns = ((await table.columns()) as string[]).length;
+    names = (await table.columns()) as string[];
+    index = (await table.get_index()) ?? null;
+    limit = (await table.get_limit()) ?? null;
   } catch (err) {
     if (!(await host.tableNames()).includes(name)) return undefined;
     throw new EngineReadError(name, "an export", err);
   }
+  const columns = names.length;
   const windowRows = Math.max(
     1,
     Math.floor(options.windowRows ?? windowRowsFor(format === "columns" ? 1 : columns)),
@@ -90,44 +105,68 @@ export async function exportRows(
     `an export of ${rows} rows`,
     true,
   );
-  let lent: ExportView;
-  try {
-    lent = await ExportViews.of(host).acquire(name, table, rows);
-  } catch (err) {
-    room[Symbol.dispose]();
-    if (err instanceof EngineMemoryError) throw err;
-    // Dropped meanwhile, or the engine could not make the view.
-    if (!(await host.tableNames()).includes(name)) return undefined;
-    throw new EngineReadError(name, "a view for an export", err);
+  const plan = (rows: number) => ({
+    rows,
+    columns,
+    windowRows,
+    onWindow: options.onWindow,
+    pace: host.pacer.window,
+  });
+  let source: Source | undefined;
+  let chunks!: AsyncGenerator<Uint8Array>;
+  let first!: IteratorResult<Uint8Array>;
+  if (readsInRanges({ index, limit, columns: names, rows }, format === "columns")) {
+    try {
+      source = await rangeSource(host, table, names, rows, rangeRowsFor(windowRows));
+    } catch (err) {
+      room[Symbol.dispose]();
+      throw err;
+    }
+    try {
+      chunks = exportChunks(source.read, format, plan(source.rows));
+      first = await chunks.next();
+    } catch (err) {
+      await source.release();
+      source = undefined;
+      // Row keys not as a table without index or limit has them (it was
+      // cleared): the whole view reads it.
+      if (!(err instanceof RangeMismatchError)) {
+        room[Symbol.dispose]();
+        if (!(await host.tableNames()).includes(name)) return undefined;
+        throw new EngineReadError(name, "an export", err);
+      }
+    }
   }
-  const view = lent.view;
+  if (!source) {
+    try {
+      source = await wholeView(host, name, table, rows);
+    } catch (err) {
+      room[Symbol.dispose]();
+      if (err instanceof EngineMemoryError) throw err;
+      // Dropped meanwhile, or the engine could not make the view.
+      if (!(await host.tableNames()).includes(name)) return undefined;
+      throw new EngineReadError(name, "a view for an export", err);
+    }
+    try {
+      chunks = exportChunks(source.read, format, plan(source.rows));
+      first = await chunks.next();
+    } catch (err) {
+      room[Symbol.dispose]();
+      await source.release();
+      throw new EngineReadError(name, "an export", err);
+    }
+  }
+  const held = source;
   let ended = false;
-  /** The engine read in flight: the view goes back only once it is answered. */
+  /** The engine read in flight: the source goes only once it is answered. */
   let reading: Promise<unknown> | undefined;
   const end = async () => {
     if (ended) return;
     ended = true;
     room[Symbol.dispose]();
     await reading?.catch(() => {});
-    lent.release();
+    await held.release();
   };
-  let chunks: AsyncGenerator<Uint8Array>;
-  let first: IteratorResult<Uint8Array>;
-  try {
-    // The row count as the view has it, after the flush.
-    rows = await view.num_rows();
-    chunks = exportChunks(view, format, {
-      rows,
-      columns,
-      windowRows,
-      onWindow: options.onWindow,
-      pace: host.pacer.window,
-    });
-    first = await chunks.next();
-  } catch (err) {
-    await end();
-    throw new EngineReadError(name, "an export", err);
-  }
   let pending: IteratorResult<Uint8Array> | undefined = first;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -154,4 +193,59 @@ export async function exportRows(
       await end();
     },
   }, { highWaterMark: 0 });
+}
+
+/** Where an export's windows come from, and how it lets go of them. */
+interface Source {
+  /** What the windows are read from. */
+  read: WindowSource;
+  /** Rows to export. */
+  rows: number;
+  /** Hands the view back, or deletes it; once the last read is answered. */
+  release(): Promise<void>;
+}
+
+/** The table's export view, shared with its other exports (see `export_views.ts`). */
+async function wholeView(host: EngineHost, name: string, table: Table, rows: number) {
+  const lent = await ExportViews.of(host).acquire(name, table, rows);
+  try {
+    // The row count as the view has it, after the flush.
+    const count = await lent.view.num_rows();
+    return { read: lent.view, rows: count, release: () => Promise.resolve(lent.release()) };
+  } catch (err) {
+    lent.release();
+    throw err;
+  }
+}
+
+/**
+ * Views of ranges of the table's rows (see `export_ranges.ts`), with the
+ * engine memory of one range and the row keys admitted for the export's life.
+ */
+async function rangeSource(
+  host: EngineHost,
+  table: Table,
+  columns: string[],
+  rows: number,
+  rangeRows: number,
+): Promise<Source> {
+  const room = await host.memory.admit(
+    viewCost(rangeRows) + rows * ROW_KEY_BYTES,
+    `views of ${rangeRows} rows for an export of ${rows} rows`,
+    true,
+  );
+  const ranged = new RangedRows(table, columns, rows, rangeRows);
+  return {
+    read: ranged,
+    rows,
+    release: async () => {
+      try {
+        await ranged.delete();
+      } catch {
+        // The table was dropped, and its views with it.
+      } finally {
+        room[Symbol.dispose]();
+      }
+    },
+  };
 }

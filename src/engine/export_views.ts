@@ -8,7 +8,8 @@
  * refresh, a job polling a table) read through the one view instead, so
  * after the first they hold the engine only one window at a time. A flat
  * view never drifts from its table (see the README's known issues), so a
- * kept one reads what a fresh one would.
+ * kept one reads what a fresh one would. A large table without index or
+ * limit is read through views of row ranges instead (see `export_ranges.ts`).
  *
  * @module
  */

@@ -7,9 +7,31 @@
  * @module
  */
 
-import type { View } from "./perspective.ts";
 import { ArrowStreamJoiner } from "./export_arrow.ts";
 import type { Pace } from "./bulk_pacer.ts";
+
+/** A window of rows (and, for one format, one column) as the engine's reads take it. */
+export interface Viewport {
+  start_row?: number;
+  end_row?: number;
+  start_col?: number;
+  end_col?: number;
+}
+
+/**
+ * What an export reads its windows from: a table's view, or one view per
+ * range of its rows (see `export_ranges.ts`).
+ */
+export interface WindowSource {
+  /** Arrow IPC of the window. */
+  to_arrow(w: Viewport): Promise<ArrayBuffer>;
+  /** CSV of the window, with its header. */
+  to_csv(w: Viewport): Promise<string>;
+  /** A JSON array of the window's rows. */
+  to_json_string(w: Viewport): Promise<string>;
+  /** A JSON object of the window's columns. */
+  to_columns_string(w: Viewport): Promise<string>;
+}
 
 /** Formats a table can be exported in. */
 export type ExportFormat = "arrow" | "csv" | "json" | "ndjson" | "columns";
@@ -58,7 +80,7 @@ const encoder = new TextEncoder();
  * engine read, and the next read happens only when the next chunk is asked for.
  */
 export function exportChunks(
-  view: View,
+  view: WindowSource,
   format: ExportFormat,
   plan: ExportPlan,
 ): AsyncGenerator<Uint8Array> {
@@ -88,12 +110,12 @@ export function* rowWindows(rows: number, size: number): Generator<ExportWindow>
 }
 
 /** The engine's window option for `w`. */
-function viewport(w: ExportWindow) {
+function viewport(w: ExportWindow): Viewport {
   const rows = { start_row: w.start, end_row: w.end };
   return w.column === undefined ? rows : { ...rows, start_col: w.column, end_col: w.column + 1 };
 }
 
-async function* arrowChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Array> {
+async function* arrowChunks(view: WindowSource, plan: ExportPlan): AsyncGenerator<Uint8Array> {
   const joiner = new ArrowStreamJoiner();
   for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
@@ -105,7 +127,7 @@ async function* arrowChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8A
   yield joiner.end();
 }
 
-async function* csvChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Array> {
+async function* csvChunks(view: WindowSource, plan: ExportPlan): AsyncGenerator<Uint8Array> {
   let header: string | undefined;
   for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
@@ -121,7 +143,7 @@ async function* csvChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Arr
   }
 }
 
-async function* jsonChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Array> {
+async function* jsonChunks(view: WindowSource, plan: ExportPlan): AsyncGenerator<Uint8Array> {
   let open = "[";
   for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
@@ -138,7 +160,7 @@ async function* jsonChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Ar
  * NDJSON from windows of JSON rows: the engine's `to_ndjson` ignores the
  * window it is given and always answers every row.
  */
-async function* ndjsonChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Array> {
+async function* ndjsonChunks(view: WindowSource, plan: ExportPlan): AsyncGenerator<Uint8Array> {
   for (const w of rowWindows(plan.rows, plan.windowRows)) {
     plan.onWindow?.(w);
     const json = await plan.pace(() => view.to_json_string(viewport(w)));
@@ -153,7 +175,7 @@ async function* ndjsonChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8
  * window is held even though the body lists a column's every row before
  * the next column's.
  */
-async function* columnChunks(view: View, plan: ExportPlan): AsyncGenerator<Uint8Array> {
+async function* columnChunks(view: WindowSource, plan: ExportPlan): AsyncGenerator<Uint8Array> {
   for (let column = 0; column < plan.columns; column++) {
     let values = false;
     for (const rows of rowWindows(plan.rows, plan.windowRows)) {
