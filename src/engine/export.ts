@@ -115,9 +115,10 @@ export async function exportRows(
   let source: Source | undefined;
   let chunks!: AsyncGenerator<Uint8Array>;
   let first!: IteratorResult<Uint8Array>;
-  if (readsInRanges({ index, limit, columns: names, rows }, format === "columns")) {
+  const rangeRows = rangeRowsFor(windowRows, rows);
+  if (readsInRanges({ index, limit, columns: names, rows }, format === "columns", rangeRows)) {
     try {
-      source = await rangeSource(host, table, names, rows, rangeRowsFor(windowRows));
+      source = await rangeSource(host, table, names, rows, rangeRows);
     } catch (err) {
       room[Symbol.dispose]();
       throw err;

@@ -55,17 +55,29 @@ export interface RangeCandidate {
 }
 
 /**
- * Whether an export of `t` reads through range views: a table without an
- * index or a limit, larger than one range, and a format read row by row.
+ * Whether an export of `t` reads through range views of `rangeRows` rows: a
+ * table without an index or a limit, larger than one range, and a format
+ * read row by row.
  */
-export function readsInRanges(t: RangeCandidate, columnMajor: boolean): boolean {
-  return !columnMajor && t.index === null && t.limit === null && t.rows > RANGE_ROWS &&
+export function readsInRanges(
+  t: RangeCandidate,
+  columnMajor: boolean,
+  rangeRows: number,
+): boolean {
+  return !columnMajor && t.index === null && t.limit === null && t.rows > rangeRows &&
     !t.columns.includes(ROW_KEY);
 }
 
-/** Rows per range for windows of `windowRows`: a whole number of windows. */
-export function rangeRowsFor(windowRows: number): number {
-  return Math.max(1, Math.floor(RANGE_ROWS / windowRows)) * windowRows;
+/**
+ * Rows per range for `rows` rows read in windows of `windowRows`: a whole
+ * number of windows, as few ranges as of {@linkcode RANGE_ROWS} rows, and
+ * ranges of even size, so that no range is a sliver that costs as much to
+ * make as a full one.
+ */
+export function rangeRowsFor(windowRows: number, rows: number): number {
+  const windows = Math.max(1, Math.ceil(rows / windowRows));
+  const ranges = Math.max(1, Math.ceil(rows / RANGE_ROWS));
+  return Math.ceil(windows / ranges) * windowRows;
 }
 
 /**

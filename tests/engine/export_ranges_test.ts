@@ -26,15 +26,20 @@ async function arrow(service: Service, table: string, onWindow?: (w: ExportWindo
 
 Deno.test("readsInRanges() takes large tables without index or limit, read row by row", () => {
   const t = { index: null, limit: null, columns: ["a"], rows: RANGE_ROWS + 1 };
-  assert(readsInRanges(t, false));
-  assert(!readsInRanges(t, true), "the columns format reads column by column");
-  assert(!readsInRanges({ ...t, rows: RANGE_ROWS }, false));
-  assert(!readsInRanges({ ...t, index: "a" }, false));
-  assert(!readsInRanges({ ...t, limit: 10 }, false));
-  assert(!readsInRanges({ ...t, columns: ["a", ROW_KEY] }, false));
-  assert.equal(rangeRowsFor(16_666) % 16_666, 0);
-  assert(rangeRowsFor(16_666) <= RANGE_ROWS);
-  assert.equal(rangeRowsFor(RANGE_ROWS * 2), RANGE_ROWS * 2);
+  assert(readsInRanges(t, false, RANGE_ROWS));
+  assert(!readsInRanges(t, true, RANGE_ROWS), "the columns format reads column by column");
+  assert(!readsInRanges({ ...t, rows: RANGE_ROWS }, false, RANGE_ROWS));
+  assert(!readsInRanges(t, false, RANGE_ROWS + 1), "one range would be the whole table");
+  assert(!readsInRanges({ ...t, index: "a" }, false, RANGE_ROWS));
+  assert(!readsInRanges({ ...t, limit: 10 }, false, RANGE_ROWS));
+  assert(!readsInRanges({ ...t, columns: ["a", ROW_KEY] }, false, RANGE_ROWS));
+  // 200,000 rows in windows of 16,666: 13 windows in two ranges of 7 and 6.
+  assert.equal(rangeRowsFor(16_666, 200_000), 7 * 16_666);
+  // 1M rows: 61 windows, at most ten ranges: 7 windows a range.
+  assert.equal(rangeRowsFor(16_666, 1_000_000), 7 * 16_666);
+  assert.equal(rangeRowsFor(1_000, 1_000_000), RANGE_ROWS);
+  // A window larger than a range: one window a range.
+  assert.equal(rangeRowsFor(RANGE_ROWS * 2, 1_000_000), RANGE_ROWS * 2);
 });
 
 Deno.test("an export of a large table without index reads range views and equals the engine's whole view", async () => {
