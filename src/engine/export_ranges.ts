@@ -19,9 +19,18 @@
 
 import type { Table, View } from "./perspective.ts";
 import type { Viewport, WindowSource } from "./export_windows.ts";
+import { VIEW_ROW_BYTES } from "./memory.ts";
 
-/** Rows per range view, about 56 MB of engine memory each. */
+/** Rows per range view, about 28 MB of engine memory each. */
 export const RANGE_ROWS = 100_000;
+
+/**
+ * The most rows a table read through one whole view may have: a view of
+ * them takes at most 64 MiB of engine memory. Such a view is kept for the
+ * table's next exports (see `export_views.ts`), which then make no view at
+ * all; range views are made anew by every export.
+ */
+export const WHOLE_VIEW_MAX_ROWS = Math.floor(64 * 2 ** 20 / VIEW_ROW_BYTES);
 
 /** Engine bytes a range view's row-key column takes per row of the table. */
 export const ROW_KEY_BYTES = 16;
@@ -56,16 +65,17 @@ export interface RangeCandidate {
 
 /**
  * Whether an export of `t` reads through range views of `rangeRows` rows: a
- * table without an index or a limit, larger than one range, and a format
- * read row by row.
+ * table without an index or a limit, whose whole view would pass 64 MiB
+ * ({@linkcode WHOLE_VIEW_MAX_ROWS}) and which is larger than one range, in
+ * a format read row by row.
  */
 export function readsInRanges(
   t: RangeCandidate,
   columnMajor: boolean,
   rangeRows: number,
 ): boolean {
-  return !columnMajor && t.index === null && t.limit === null && t.rows > rangeRows &&
-    !t.columns.includes(ROW_KEY);
+  return !columnMajor && t.index === null && t.limit === null &&
+    t.rows > Math.max(rangeRows, WHOLE_VIEW_MAX_ROWS) && !t.columns.includes(ROW_KEY);
 }
 
 /**

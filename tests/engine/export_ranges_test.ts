@@ -8,12 +8,13 @@ import {
   rangeRowsFor,
   readsInRanges,
   ROW_KEY,
+  WHOLE_VIEW_MAX_ROWS,
 } from "../../src/engine/export_ranges.ts";
 import type { ExportWindow } from "../../src/engine/export_windows.ts";
 import type { Service } from "../../src/service.ts";
 
-/** More rows than one range: the export reads two range views. */
-const ROWS = RANGE_ROWS + 50_000;
+/** More rows than a whole view may have: the export reads three range views. */
+const ROWS = WHOLE_VIEW_MAX_ROWS + 50_000;
 
 async function text(service: Service, table: string, format: "csv" | "json" | "ndjson") {
   return await new Response(await exportRows(service.host, table, format)).text();
@@ -24,12 +25,12 @@ async function arrow(service: Service, table: string, onWindow?: (w: ExportWindo
   return new Uint8Array(await new Response(body).arrayBuffer());
 }
 
-Deno.test("readsInRanges() takes large tables without index or limit, read row by row", () => {
-  const t = { index: null, limit: null, columns: ["a"], rows: RANGE_ROWS + 1 };
+Deno.test("readsInRanges() takes tables without index or limit whose whole view passes 64 MiB, read row by row", () => {
+  const t = { index: null, limit: null, columns: ["a"], rows: WHOLE_VIEW_MAX_ROWS + 1 };
   assert(readsInRanges(t, false, RANGE_ROWS));
   assert(!readsInRanges(t, true, RANGE_ROWS), "the columns format reads column by column");
-  assert(!readsInRanges({ ...t, rows: RANGE_ROWS }, false, RANGE_ROWS));
-  assert(!readsInRanges(t, false, RANGE_ROWS + 1), "one range would be the whole table");
+  assert(!readsInRanges({ ...t, rows: WHOLE_VIEW_MAX_ROWS }, false, RANGE_ROWS));
+  assert(!readsInRanges(t, false, t.rows), "one range would be the whole table");
   assert(!readsInRanges({ ...t, index: "a" }, false, RANGE_ROWS));
   assert(!readsInRanges({ ...t, limit: 10 }, false, RANGE_ROWS));
   assert(!readsInRanges({ ...t, columns: ["a", ROW_KEY] }, false, RANGE_ROWS));
