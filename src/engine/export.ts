@@ -12,7 +12,7 @@
  */
 
 import type { EngineHost } from "./host.ts";
-import { EngineMemoryError } from "./memory.ts";
+import { EngineMemoryError, viewCost } from "./memory.ts";
 import { ExportViews } from "./export_views.ts";
 import {
   RangedRows,
@@ -30,7 +30,6 @@ import {
   type WindowSource,
 } from "./export_windows.ts";
 import type { Table } from "./perspective.ts";
-import { viewCost } from "./memory.ts";
 
 export type { ExportFormat, ExportWindow } from "./export_windows.ts";
 
@@ -105,16 +104,19 @@ export async function exportRows(
     `an export of ${rows} rows`,
     true,
   );
-  const plan = (rows: number) => ({
-    rows,
-    columns,
-    windowRows,
-    onWindow: options.onWindow,
-    pace: host.pacer.window,
-  });
+  /** Starts reading `from`: the first window is read before the body is handed out. */
+  const start = async (from: Source) => {
+    const chunks = exportChunks(from.read, format, {
+      rows: from.rows,
+      columns,
+      windowRows,
+      onWindow: options.onWindow,
+      pace: host.pacer.window,
+    });
+    return { chunks, first: await chunks.next() };
+  };
   let source: Source | undefined;
-  let chunks!: AsyncGenerator<Uint8Array>;
-  let first!: IteratorResult<Uint8Array>;
+  let started!: Awaited<ReturnType<typeof start>>;
   const rangeRows = rangeRowsFor(windowRows, rows);
   if (readsInRanges({ index, limit, columns: names, rows }, format === "columns", rangeRows)) {
     try {
@@ -124,8 +126,7 @@ export async function exportRows(
       throw err;
     }
     try {
-      chunks = exportChunks(source.read, format, plan(source.rows));
-      first = await chunks.next();
+      started = await start(source);
     } catch (err) {
       await source.release();
       source = undefined;
@@ -149,8 +150,7 @@ export async function exportRows(
       throw new EngineReadError(name, "a view for an export", err);
     }
     try {
-      chunks = exportChunks(source.read, format, plan(source.rows));
-      first = await chunks.next();
+      started = await start(source);
     } catch (err) {
       room[Symbol.dispose]();
       await source.release();
@@ -168,7 +168,8 @@ export async function exportRows(
     await reading?.catch(() => {});
     await held.release();
   };
-  let pending: IteratorResult<Uint8Array> | undefined = first;
+  const { chunks } = started;
+  let pending: IteratorResult<Uint8Array> | undefined = started.first;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
