@@ -193,18 +193,16 @@ export class OrderedLog extends LogStateView implements BatchLog {
    */
   async replay(record: LogRecord): Promise<Error | undefined> {
     this.#seq = Math.max(this.#seq, record.seq);
-    try {
-      const staged = await this.state.apply(record.change);
-      if (staged) {
-        this.#replaying.push(staged.settled.then(() => {}, (err) => {
-          const reason = localFailure(err);
-          if (reason !== undefined) this.#replayFailure ??= { seq: record.seq, reason };
-        }));
-      }
-      return undefined;
-    } catch (err) {
+    const noteFailure = (err: unknown) => {
       const reason = localFailure(err);
       if (reason !== undefined) this.#replayFailure ??= { seq: record.seq, reason };
+    };
+    try {
+      const staged = await this.state.apply(record.change);
+      if (staged) this.#replaying.push(staged.settled.then(() => {}, noteFailure));
+      return undefined;
+    } catch (err) {
+      noteFailure(err);
       return err instanceof Error ? err : new Error(String(err));
     } finally {
       this.#applied = Math.max(this.#applied, record.seq);
