@@ -83,16 +83,19 @@ export async function exportRows(
   const table = await host.table(name);
   if (!table) return undefined;
   await host.flush();
-  let rows = 0, names: string[], index: string | null, limit: number | null;
+  let described;
   try {
-    rows = await table.size();
-    names = (await table.columns()) as string[];
-    index = (await table.get_index()) ?? null;
-    limit = (await table.get_limit()) ?? null;
+    described = await Promise.all([
+      table.size(),
+      table.columns() as Promise<string[]>,
+      table.get_index(),
+      table.get_limit(),
+    ]);
   } catch (err) {
     if (!(await host.tableNames()).includes(name)) return undefined;
     throw new EngineReadError(name, "an export", err);
   }
+  const [rows, names, index = null, limit = null] = described;
   const columns = names.length;
   const windowRows = Math.max(
     1,
